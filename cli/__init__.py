@@ -1,0 +1,1 @@
+"""The `aostbench` command line: thin Typer commands over `benchmark/`."""

@@ -1,0 +1,38 @@
+"""Shared CLI plumbing: clean errors (no tracebacks unless --debug), console."""
+from __future__ import annotations
+
+import functools
+import os
+import sys
+
+import typer
+from rich.console import Console
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def debug_enabled() -> bool:
+    return os.environ.get("AOSTBENCH_DEBUG") == "1"
+
+
+def fail(message: str, code: int = 1) -> "typer.Exit":
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    return typer.Exit(code)
+
+
+def friendly_errors(fn):
+    """Turn the library's expected exceptions into one clear message and exit code 1."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except (typer.Exit, typer.Abort, KeyboardInterrupt):
+            raise
+        except Exception as exc:  # noqa: BLE001 - the CLI boundary
+            if debug_enabled():
+                raise
+            raise fail(f"{exc}\n(run with --debug for the traceback)") from None
+
+    return wrapper

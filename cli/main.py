@@ -1,0 +1,60 @@
+"""Entry point of the `aostbench` console script.
+
+Each subcommand lives in its own small module under cli/ and is registered here.
+"""
+from __future__ import annotations
+
+import importlib
+import os
+
+import typer
+
+app = typer.Typer(
+    name="aostbench",
+    help=(
+        "Benchmark person re-ID learned from synthetic data: reproduce FineGPR/AOST "
+        "(\"Less is More\"), run the baselines, score submissions, serve the leaderboard.\n\n"
+        "Example: aostbench run --train sim-finegpr+aost --test sim-market"
+    ),
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+@app.callback()
+def _root(debug: bool = typer.Option(False, "--debug", help="Show full tracebacks on errors.")) -> None:
+    if debug:
+        os.environ["AOSTBENCH_DEBUG"] = "1"
+
+
+# (module, how it is mounted): a module exposes either `app` (a group) or `register(app)`.
+_COMMANDS = [
+    "cli.data",
+    "cli.perf",
+    "cli.run",
+    "cli.results",
+    "cli.runs",
+    "cli.db",
+    "cli.grid",
+    "cli.demo",
+    "cli.submit",
+    "cli.leaderboard",
+]
+
+for _name in _COMMANDS:
+    try:
+        _mod = importlib.import_module(_name)
+    except ModuleNotFoundError as _e:  # a command not written yet
+        if _e.name != _name:
+            raise
+        continue
+    _mod.register(app)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()
