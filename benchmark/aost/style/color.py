@@ -1,0 +1,255 @@
+"""`color`: domain appearance transfer (DAT), a fast identity-keeping style transfer.
+
+DAT estimates ONE appearance map from the statistics of the two domains and
+applies the same map to every image, so two people who differ in colour still
+differ the same way afterwards. (Normalising each image to the target's
+statistics would erase the person's own colours: identity is what loses.)
+
+What it estimates, all at the model size (h, w), in this order of application:
+1. colour: per-channel affine map in CIE Lab, L* a* b* each mapped from the
+   source domain's pooled pixel mean/std to the target's (Reinhard et al. 2001,
+   but at domain level); gains are clamped to [0.5, 2] and are positive, so the
+   order of any two colours along each Lab axis is kept.
+2. sharpness / resolution: one Gaussian blur sigma (pixels at the model size),
+   standing in for optics, low native resolution and upscaling.
+3. sensor noise: one i.i.d. Gaussian noise std (in [0, 1] intensity units),
+   seeded per image by its content, so the result never depends on the batch.
+4. compression: the target's JPEG quality, read from its files' quantisation
+   tables (none when the bank is not JPEG).
+(2) and (3) are fitted jointly by a grid search that degrades a sample of the
+colour-mapped source and matches the target's domain-averaged descriptors:
+log band energies of the luminance (DoG bands at sigma 1, 2, 4, relative to the
+image variance: how much fine detail survives) and a robust noise estimate
+(median absolute finest-scale Haar diagonal coefficient / 0.6745).
+"""
+from __future__ import annotations
+
+import math
+import time
+import zlib
+from io import BytesIO
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from .base import STYLE_FILE, StyleModel, write_json_atomic
+from .images import from_unit, load_resized, to_unit
+from .spgan import select_images
+
+METHOD_NAME = "domain appearance transfer (DAT)"
+BLUR_GRID = (0.0, 0.4, 0.6, 0.8, 1.0, 1.25, 1.5, 1.75, 2.0, 2.5, 3.0)
+NOISE_GRID = (0.0, 0.004, 0.008, 0.012, 0.016, 0.024, 0.032, 0.048, 0.064)
+GAIN_RANGE = (0.5, 2.0)
+STAT_IMAGES = 400  # images per domain for the colour statistics
+SEARCH_IMAGES = 48  # source images degraded at each grid point
+
+# ---------------------------------------------------------------- colour spaces
+_RGB2XYZ = torch.tensor([[0.4124564, 0.3575761, 0.1804375], [0.2126729, 0.7151522, 0.0721750], [0.0193339, 0.1191920, 0.9503041]])
+_XYZ2RGB = torch.linalg.inv(_RGB2XYZ)
+_WHITE = torch.tensor([0.95047, 1.0, 1.08883]).view(1, 3, 1, 1)
+_D = 6.0 / 29.0
+
+
+def rgb_to_lab(x: torch.Tensor) -> torch.Tensor:
+    """sRGB in [0, 1], (N, 3, H, W) -> CIE Lab (D65)."""
+    lin = torch.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055).clamp_min(0) ** 2.4)
+    xyz = torch.einsum("ij,njhw->nihw", _RGB2XYZ, lin) / _WHITE
+    f = torch.where(xyz > _D**3, xyz.clamp_min(1e-12) ** (1 / 3), xyz / (3 * _D**2) + 4 / 29)
+    return torch.stack([116 * f[:, 1] - 16, 500 * (f[:, 0] - f[:, 1]), 200 * (f[:, 1] - f[:, 2])], 1)
+
+
+def lab_to_rgb(lab: torch.Tensor) -> torch.Tensor:
+    """CIE Lab (D65) -> sRGB in [0, 1] (out-of-gamut values clipped)."""
+    fy = (lab[:, 0] + 16) / 116
+    f = torch.stack([fy + lab[:, 1] / 500, fy, fy - lab[:, 2] / 200], 1)
+    xyz = torch.where(f > _D, f**3, 3 * _D**2 * (f - 4 / 29)) * _WHITE
+    lin = torch.einsum("ij,njhw->nihw", _XYZ2RGB, xyz).clamp(0, 1)
+    return torch.where(lin <= 0.0031308, 12.92 * lin, 1.055 * lin.clamp_min(1e-12) ** (1 / 2.4) - 0.055).clamp(0, 1)
+
+
+# ---------------------------------------------------------------- degradations
+def _blur_last_dim(x: torch.Tensor, k: torch.Tensor, r: int) -> torch.Tensor:
+    """1-D convolution along the last axis with reflected borders (as conv1d: fast on CPU)."""
+    n = x.shape[-1]
+    p = min(r, n - 1)
+    y = F.pad(x, (p, p, 0, 0), mode="reflect") if p > 0 else x
+    if p < r:  # tiny images: reflect as far as possible, replicate beyond
+        y = F.pad(y, (r - p, r - p, 0, 0), mode="replicate")
+    return F.conv1d(y.reshape(-1, 1, y.shape[-1]), k.view(1, 1, -1)).view(x.shape)
+
+
+def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Separable Gaussian blur of (N, C, H, W) with reflected borders; sigma 0 is the identity."""
+    if sigma <= 0:
+        return x
+    r = max(1, int(math.ceil(3 * sigma)))
+    t = torch.arange(-r, r + 1, dtype=x.dtype, device=x.device)
+    k = torch.exp(-0.5 * (t / sigma) ** 2)
+    k = k / k.sum()
+    y = _blur_last_dim(x, k, r)
+    return _blur_last_dim(y.transpose(-1, -2), k, r).transpose(-1, -2).contiguous()
+
+
+def jpeg(x: torch.Tensor, quality: int | None) -> torch.Tensor:
+    """Round-trip every image through JPEG at `quality` (None: unchanged)."""
+    if quality is None:
+        return x
+    out = []
+    for img in from_unit(x.numpy()):
+        buf = BytesIO()
+        Image.fromarray(img).save(buf, format="JPEG", quality=int(quality))
+        buf.seek(0)
+        out.append(np.asarray(Image.open(buf).convert("RGB")))
+    return torch.from_numpy(to_unit(out))
+
+
+def content_noise(img: np.ndarray, seed: int) -> torch.Tensor:
+    """Unit Gaussian noise (3, H, W) seeded by (seed, the image's pixels): batch-independent."""
+    rng = np.random.default_rng([seed, zlib.crc32(np.ascontiguousarray(img).tobytes())])
+    return torch.from_numpy(rng.standard_normal((3, *img.shape[:2]), dtype=np.float32))
+
+
+def add_noise_and_compress(y: torch.Tensor, noise: torch.Tensor, noise_std: float, quality: int | None) -> torch.Tensor:
+    """Add sensor noise, quantise to 8 bits and JPEG (the steps after the blur)."""
+    if noise_std > 0:
+        y = y + noise_std * noise
+    return jpeg(torch.round(y.clamp(0, 1) * 255) / 255, quality)
+
+
+def degrade(x: torch.Tensor, blur: float, noise: torch.Tensor, noise_std: float, quality: int | None) -> torch.Tensor:
+    """Blur, add noise, quantise to 8 bits and JPEG: the camera half of the map."""
+    return add_noise_and_compress(gaussian_blur(x, blur), noise, noise_std, quality)
+
+
+# ---------------------------------------------------------------- statistics
+def descriptors(x: torch.Tensor) -> torch.Tensor:
+    """Per-image sharpness/noise descriptors (N, 4) on luminance: log DoG band
+    energies (sigma 0-1, 1-2, 2-4) over the variance, and log robust noise std."""
+    y = (0.299 * x[:, 0] + 0.587 * x[:, 1] + 0.114 * x[:, 2]).unsqueeze(1)
+    var = y.flatten(1).var(1) + 1e-6
+    g1 = gaussian_blur(y, 1.0)
+    g2 = gaussian_blur(g1, math.sqrt(3.0))  # Gaussians compose: sigma 1 then sqrt(3) = sigma 2
+    g4 = gaussian_blur(g2, math.sqrt(12.0))  # and sigma 2 then sqrt(12) = sigma 4
+    bands = [(y - g1), (g1 - g2), (g2 - g4)]
+    logs = [torch.log(b.pow(2).flatten(1).mean(1) / var + 1e-6) for b in bands]
+    h, w = (y.shape[-2] // 2) * 2, (y.shape[-1] // 2) * 2
+    q = y[..., :h, :w]
+    diag = (q[..., 0::2, 0::2] - q[..., 0::2, 1::2] - q[..., 1::2, 0::2] + q[..., 1::2, 1::2]) / 2
+    noise = diag.abs().flatten(1).median(1).values / 0.6745
+    return torch.stack([*logs, torch.log(noise + 1e-3)], 1)
+
+
+_JPEG_LUMA = np.array([
+    16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55, 14, 13, 16, 24, 40, 57, 69, 56,
+    14, 17, 22, 29, 51, 87, 80, 62, 18, 22, 37, 56, 68, 109, 103, 77, 24, 35, 55, 64, 81, 104, 113, 92,
+    49, 64, 78, 87, 103, 121, 120, 101, 72, 92, 95, 98, 112, 100, 103, 99,
+])  # JPEG standard (Annex K) luminance table, quality 50
+
+
+def jpeg_quality_of(path: str | Path) -> int | None:
+    """Quality (libjpeg scale) whose luminance table best matches the file's; None if not JPEG."""
+    try:
+        with Image.open(path) as im:
+            if im.format != "JPEG" or not getattr(im, "quantization", None):
+                return None
+            table = np.asarray(im.quantization[0], dtype=np.float64)
+    except OSError:
+        return None
+    best, best_err = None, float("inf")
+    for q in range(1, 101):
+        scale = 5000 / q if q < 50 else 200 - 2 * q
+        ref = np.clip(np.floor((_JPEG_LUMA * scale + 50) / 100), 1, 255)
+        err = abs(ref.sum() - table.sum())  # order-free: tables may come zig-zag or natural
+        if err < best_err:
+            best, best_err = q, err
+    return best
+
+
+def lab_stats(paths: Sequence[str], size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Pooled per-channel Lab mean and std over all pixels of the images."""
+    s, s2, n = np.zeros(3), np.zeros(3), 0
+    for i in range(0, len(paths), 64):
+        lab = rgb_to_lab(torch.from_numpy(to_unit([load_resized(p, size) for p in paths[i : i + 64]]))).double()
+        s += lab.sum((0, 2, 3)).numpy()
+        s2 += lab.pow(2).sum((0, 2, 3)).numpy()
+        n += lab.shape[0] * lab.shape[2] * lab.shape[3]
+    mean = s / n
+    return mean, np.sqrt(np.maximum(s2 / n - mean**2, 1e-6))
+
+
+# ---------------------------------------------------------------- the model
+class ColorStyle(StyleModel):
+    """Applies one fitted appearance map (colour, blur, noise, JPEG) to every image."""
+
+    method = "color"
+
+    def __init__(self, info: dict, out_dir: Path):
+        super().__init__(info, out_dir)
+        m = info["map"]
+        self.src_mean = torch.tensor(m["lab_source_mean"], dtype=torch.float32).view(1, 3, 1, 1)
+        self.tgt_mean = torch.tensor(m["lab_target_mean"], dtype=torch.float32).view(1, 3, 1, 1)
+        self.gain = torch.tensor(m["lab_gain"], dtype=torch.float32).view(1, 3, 1, 1)
+        self.blur, self.noise_std, self.quality = float(m["blur_sigma"]), float(m["noise_std"]), m["jpeg_quality"]
+        self.seed = int(info.get("seed", 0))
+
+    def colour_map(self, x: torch.Tensor) -> torch.Tensor:
+        return lab_to_rgb((rgb_to_lab(x) - self.src_mean) * self.gain + self.tgt_mean)
+
+    def _translate_batch(self, imgs: list[np.ndarray]) -> list[np.ndarray]:
+        x = self.colour_map(torch.from_numpy(to_unit(imgs)))
+        noise = torch.stack([content_noise(im, self.seed) for im in imgs])
+        return from_unit(degrade(x, self.blur, noise, self.noise_std, self.quality).numpy())
+
+
+def fit_color(
+    source_paths: Sequence[str], bank_paths: Sequence[str], out_dir: Path, *,
+    size: tuple[int, int], seed: int, max_images: int | None, progress: bool,
+) -> ColorStyle:
+    """Estimate the domain appearance map (see the module doc) and save it in out_dir/style.json."""
+    t0 = time.perf_counter()
+    cap = min(max_images or STAT_IMAGES, STAT_IMAGES)
+    src = select_images(source_paths, cap, seed)
+    bank = select_images(bank_paths, cap, seed + 1)
+    mu_s, sd_s = lab_stats(src, size)
+    mu_t, sd_t = lab_stats(bank, size)
+    gain = np.clip(sd_t / sd_s, *GAIN_RANGE)
+    qualities = [q for q in (jpeg_quality_of(p) for p in bank[:64]) if q is not None]
+    quality = int(np.median(qualities)) if len(qualities) > len(bank[:64]) // 2 else None
+
+    info = {
+        "method": "color", "name": METHOD_NAME, "size": list(size), "res_blocks": None, "epochs": 0,
+        "device": "cpu", "seed": seed, "images": {"source": len(src), "bank": len(bank)},
+        "map": {"lab_source_mean": mu_s.tolist(), "lab_source_std": sd_s.tolist(), "lab_target_mean": mu_t.tolist(),
+                "lab_target_std": sd_t.tolist(), "lab_gain": gain.tolist(), "blur_sigma": 0.0, "noise_std": 0.0,
+                "jpeg_quality": quality},
+    }
+    model = ColorStyle(info, out_dir)
+    # joint grid search of blur and noise on the colour-mapped source sample
+    imgs = [load_resized(p, size) for p in src[:SEARCH_IMAGES]]
+    x = model.colour_map(torch.from_numpy(to_unit(imgs)))
+    noise = torch.stack([content_noise(im, seed) for im in imgs])
+    target = descriptors(torch.from_numpy(to_unit([load_resized(p, size) for p in bank[:STAT_IMAGES]]))).mean(0)
+    best = (float("inf"), 0.0, 0.0)
+    for blur in BLUR_GRID:
+        xb = gaussian_blur(x, blur)
+        for std in NOISE_GRID:
+            d = descriptors(add_noise_and_compress(xb, noise, std, quality)).mean(0)
+            err = float((d - target).pow(2).sum())
+            if err < best[0] - 1e-12:
+                best = (err, blur, std)
+    info["map"].update(blur_sigma=best[1], noise_std=best[2])
+    info["descriptors"] = {
+        "names": ["log_band_0_1", "log_band_1_2", "log_band_2_4", "log_noise"],
+        "target": target.tolist(),
+        "source": descriptors(torch.from_numpy(to_unit(imgs))).mean(0).tolist(),
+        "source_mapped": descriptors(degrade(x, best[1], noise, best[2], quality)).mean(0).tolist(),
+        "residual": best[0],
+    }
+    info["train_seconds"] = round(time.perf_counter() - t0, 3)
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    write_json_atomic(Path(out_dir) / STYLE_FILE, info)
+    return ColorStyle(info, out_dir)

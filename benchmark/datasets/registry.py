@@ -1,0 +1,291 @@
+"""The dataset registry: one canonical key per dataset, its format, where it comes from.
+
+Real keys: market1501, dukemtmc, cuhk03, msmt17 (real photos); finegpr,
+randperson, unreal, personx, somaset, syri (synthetic). Each has a procedural
+twin `sim-<key>` written by benchmark.synth in the same on-disk format under
+`<data_root>/sim-<key>/`, read by the same loader.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from benchmark.datasets.formats import get_format
+from benchmark.datasets.formats.base import Format, LoadOptions, Loaded
+from benchmark.datasets.issues import Issues
+from benchmark.datasets.records import DataError, Dataset, DatasetMissing
+from benchmark.datasets.twin import read_twin
+
+TWIN_PREFIX = "sim-"
+
+
+@dataclass(frozen=True)
+class Published:
+    """Counts of one published release: split -> (images, ids)."""
+
+    label: str
+    splits: dict[str, tuple[int | None, int | None]]
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    key: str
+    title: str
+    kind: str  # real | synthetic | procedural
+    format: str  # the real key whose on-disk format it uses
+    role: str  # "target" (train/query/gallery) or "source" (train only)
+    source: str  # where the real files come from
+    try_now: str  # the command-line flags that work without the real files
+    published: tuple[Published, ...] = field(default_factory=tuple)
+
+    @property
+    def is_twin(self) -> bool:
+        return self.kind == "procedural"
+
+    def reader(self) -> Format:
+        return get_format(self.format)
+
+    def base(self, data_root: Path) -> Path:
+        """torchreid's `root` for this dataset: the data root, or <data_root>/sim-<key> for a twin."""
+        return data_root / self.key if self.is_twin else data_root
+
+    def expected(self, data_root: Path) -> str:
+        """Where the files are expected (alternative layouts joined by " or ")."""
+        base = self.base(data_root)
+        return " or ".join(f"{base}/{alt.strip()}" for alt in self.reader().layout.split(" | "))
+
+
+_REAL: tuple[DatasetSpec, ...] = (
+    DatasetSpec(
+        "market1501", "Market-1501", "real", "market1501", "target",
+        "https://zheng-lab.cecs.anu.edu.au/Project/project_reid.html (Market-1501-v15.09.15.zip)",
+        "--train sim-finegpr+aost --test sim-market",
+        (Published("Market-1501", {"train": (12936, 751), "query": (3368, 750), "gallery": (15913, 752)}),),
+    ),
+    DatasetSpec(
+        "dukemtmc", "DukeMTMC-reID", "real", "dukemtmc", "target",
+        "DukeMTMC-reID.zip via https://github.com/layumi/DukeMTMC-reID_evaluation "
+        "(withdrawn by its authors in 2019; use it only where your licence allows)",
+        "--train sim-finegpr+aost --test sim-duke",
+        (Published("DukeMTMC-reID", {"train": (16522, 702), "query": (2228, 702), "gallery": (17661, 1110)}),),
+    ),
+    DatasetSpec(
+        "cuhk03", "CUHK03 (new protocol, 767/700)", "real", "cuhk03", "target",
+        "cuhk03_release.zip from https://www.ee.cuhk.edu.hk/~xgwang/CUHK_identification.html plus the "
+        "cuhk03_new_protocol_config_*.mat files from https://github.com/zhunzhong07/person-re-ranking "
+        "(evaluation/data/CUHK03), or the CUHK03-NP release (same repository, CUHK03-NP/)",
+        "--train sim-finegpr+aost --test sim-cuhk03",
+        (
+            Published("detected", {"train": (7365, 767), "query": (1400, 700), "gallery": (5332, 700)}),
+            Published("labeled", {"train": (7368, 767), "query": (1400, 700), "gallery": (5328, 700)}),
+        ),
+    ),
+    DatasetSpec(
+        "msmt17", "MSMT17", "real", "msmt17", "target",
+        "https://www.pkuvmc.com/publications/msmt17.html (sign the release agreement; MSMT17_V1 or MSMT17_V2)",
+        "--train sim-finegpr+aost --test sim-msmt",
+        (Published("MSMT17", {"train": (30248, 1041), "query": (11659, 3060), "gallery": (82161, 3060)}),),
+    ),
+    DatasetSpec(
+        "finegpr", "FineGPR", "synthetic", "finegpr", "source",
+        "https://github.com/JeremyXSC/FineGPR (request form); attributes.csv is the benchmark's own "
+        "per-id file (pid + 13 attribute codes)",
+        "--train sim-finegpr+aost --test sim-market",
+        (
+            Published("FineGPR", {"train": (2028600, 1150)}),
+            Published("FineGPR_subset", {"train": (4600, 1150)}),
+        ),
+    ),
+    DatasetSpec(
+        "randperson", "RandPerson", "synthetic", "randperson", "source",
+        "https://github.com/VideoObjectSearch/RandPerson",
+        "--train sim-randperson --test sim-market",
+        (
+            Published("RandPerson", {"train": (1801816, 8000)}),
+            Published("RandPerson subset", {"train": (132145, 8000)}),
+        ),
+    ),
+    DatasetSpec(
+        "unreal", "UnrealPerson", "synthetic", "unreal", "source",
+        "https://github.com/FlyHighest/UnrealPerson (unreal_v*.* image folders)",
+        "--train sim-unreal --test sim-market",
+        (Published("UnrealPerson v2.1", {"train": (120000, 3000)}),),
+    ),
+    DatasetSpec(
+        "personx", "PersonX", "synthetic", "personx", "source",
+        "https://github.com/sxzrt/Instructions-of-the-PersonX-dataset",
+        "--train sim-personx --test sim-market",
+        (Published("PersonX", {"train": (None, 1266)}),),
+    ),
+    DatasetSpec(
+        "somaset", "SOMAset", "synthetic", "somaset", "source",
+        "SOMAset (Barbosa et al., CVIU 2018; hosted on Kaggle as vicolab/somaset)",
+        "--train sim-somaset --test sim-market",
+        (Published("SOMAset", {"train": (100000, 50)}),),
+    ),
+    DatasetSpec(
+        "syri", "SyRI", "synthetic", "syri", "source",
+        "SyRI (Bak et al., ECCV 2018, 'Domain Adaptation through Synthesis'; ask its authors)",
+        "--train sim-syri --test sim-market",
+        (Published("SyRI", {"train": (1680000, 100)}),),
+    ),
+)
+
+
+def _twin(spec: DatasetSpec) -> DatasetSpec:
+    return DatasetSpec(
+        key=TWIN_PREFIX + spec.key,
+        title=f"procedural twin of {spec.title}",
+        kind="procedural",
+        format=spec.format,
+        role=spec.role,
+        source=f"generated here: aostbench data make {TWIN_PREFIX}{spec.key} --scale demo",
+        try_now=spec.try_now,
+    )
+
+
+SPECS: dict[str, DatasetSpec] = {s.key: s for s in _REAL}
+SPECS.update({TWIN_PREFIX + s.key: _twin(s) for s in _REAL})
+
+ALIASES: dict[str, str] = {
+    "market": "market1501", "market-1501": "market1501",
+    "duke": "dukemtmc", "dukemtmc-reid": "dukemtmc", "dukemtmcreid": "dukemtmc",
+    "msmt": "msmt17", "cuhk03-np": "cuhk03",
+    "unrealperson": "unreal", "soma": "somaset",
+}
+ALIASES.update({TWIN_PREFIX + a: TWIN_PREFIX + k for a, k in list(ALIASES.items())})
+
+
+class UnknownDataset(KeyError):
+    """A dataset name that is neither a registry key nor an alias."""
+
+    def __str__(self) -> str:  # KeyError would quote the whole message
+        return str(self.args[0])
+
+
+def dataset_keys() -> list[str]:
+    """Every canonical key: the real/synthetic datasets, then their sim- twins."""
+    return list(SPECS)
+
+
+def canonical_key(name: str) -> str:
+    """The canonical key of a dataset name or alias (market -> market1501, sim-duke -> sim-dukemtmc)."""
+    n = name.strip().lower().replace("_", "-")
+    if n in SPECS:
+        return n
+    if n in ALIASES:
+        return ALIASES[n]
+    short = ", ".join(f"{a}={k}" for a, k in ALIASES.items() if not a.startswith(TWIN_PREFIX))
+    raise UnknownDataset(
+        f"unknown dataset {name!r}. Available: {', '.join(SPECS)} (aliases: {short}, and sim-<alias>)"
+    )
+
+
+def get_spec(name: str) -> DatasetSpec:
+    return SPECS[canonical_key(name)]
+
+
+def resolve_root(data_root: str | Path | None) -> Path:
+    from benchmark.paths import data_root as default_root
+
+    return default_root(data_root).expanduser().absolute()
+
+
+def missing_message(spec: DatasetSpec, data_root: Path) -> str:
+    """What to do when a dataset is not on disk: where, where from, and what works now."""
+    if spec.is_twin:
+        return (
+            f"procedural twin {spec.key!r} is not generated yet: expected {spec.expected(data_root)}\n"
+            f"  Make it (seconds): aostbench data make {spec.key} --scale demo --root {data_root}\n"
+            f"  Then e.g.: aostbench run {spec.try_now}"
+        )
+    return (
+        f"dataset {spec.key!r} ({spec.title}) not found: expected {spec.expected(data_root)}\n"
+        f"  It comes from: {spec.source}\n"
+        f"  Put the extracted files there, or point --data-root / AOSTBENCH_DATA at the folder that holds them.\n"
+        f"  Nothing is downloaded for you. To try the benchmark now, use the procedural twins: "
+        f"aostbench data make {TWIN_PREFIX}{spec.key} (and sim-finegpr), then aostbench run {spec.try_now}"
+    )
+
+
+def read(spec: DatasetSpec, data_root: Path, issues: Issues, opts: LoadOptions) -> tuple[Loaded, dict | None]:
+    """Run the format reader on a dataset that is present; DatasetMissing when it is not."""
+    base = spec.base(data_root)
+    fmt = spec.reader()
+    if (spec.is_twin and not base.is_dir()) or fmt.locate(base) is None:
+        raise DatasetMissing(missing_message(spec, data_root))
+    twin = read_twin(base, spec.key) if spec.is_twin else None
+    loaded = fmt.load(base, issues, opts)
+    return loaded, twin
+
+
+def to_dataset(spec: DatasetSpec, data_root: Path, loaded: Loaded, twin: dict | None) -> Dataset:
+    meta = dict(loaded.meta)
+    meta.update(base=str(spec.base(data_root)), format=spec.format, title=spec.title)
+    if twin is not None:
+        meta["twin"] = twin
+    return Dataset(
+        key=spec.key, kind=spec.kind, root=loaded.root,
+        train=loaded.train, query=loaded.query, gallery=loaded.gallery, meta=meta,
+    )
+
+
+def load_dataset(name: str, data_root: str | Path | None = None, *, variant: str | None = None) -> Dataset:
+    """Read a dataset by name or alias from `data_root` (default: benchmark.paths.data_root()).
+
+    Strict and read-only: the first file that breaks the format raises DataError
+    naming it and the expected pattern; a dataset that is not there raises
+    DatasetMissing saying where it is expected, where it comes from and the twin
+    to try now. Records keep raw pids (the trainer relabels). `variant` picks
+    CUHK03's "detected" (default) or "labeled" images.
+    """
+    spec = get_spec(name)
+    root = resolve_root(data_root)
+    issues = Issues(strict=True)
+    loaded, twin = read(spec, root, issues, LoadOptions(variant=variant))
+    for split in loaded.required:
+        if not getattr(loaded, split):
+            where = loaded.root
+            raise DataError(f"{spec.key}: the {split} split is empty (read from {where}; expected layout: {spec.reader().layout})")
+    return to_dataset(spec, root, loaded, twin)
+
+
+def counts_of(ds_or_loaded) -> dict[str, dict[str, int]]:
+    out = {}
+    for split in ("train", "query", "gallery"):
+        recs = getattr(ds_or_loaded, split)
+        out[split] = {"images": len(recs), "ids": len({r.pid for r in recs}), "cameras": len({r.camid for r in recs})}
+    return out
+
+
+def dataset_status(data_root: str | Path | None = None) -> list[dict]:
+    """One row per registry key for `aostbench data list`: found or missing, where, counts, hint.
+
+    Found datasets are read (names parsed, nothing decoded or extracted); one
+    that is present but broken gets found=True and its first error in "error".
+    """
+    root = resolve_root(data_root)
+    rows = []
+    for key, spec in SPECS.items():
+        row = {
+            "key": key, "title": spec.title, "kind": spec.kind, "role": spec.role,
+            "expected": spec.expected(root), "found": False, "counts": None, "error": None, "hint": None,
+        }
+        try:
+            loaded, _ = read(spec, root, Issues(strict=True), LoadOptions(materialize=False))
+            row["found"] = True
+            row["counts"] = counts_of(loaded)
+            empty = [s for s in loaded.required if not getattr(loaded, s)]
+            if empty:
+                row["error"] = f"empty split(s): {', '.join(empty)}"
+        except DatasetMissing:
+            row["hint"] = (
+                f"aostbench data make {key} --scale demo"
+                if spec.is_twin
+                else f"get it from {spec.source}; put it at {row['expected']}"
+            )
+        except DataError as exc:
+            row["found"] = True
+            row["error"] = str(exc)
+        rows.append(row)
+    return rows

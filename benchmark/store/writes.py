@@ -1,0 +1,350 @@
+"""Writing to the store: runs (start / finish / fail), datasets, submissions, stale runs.
+
+Every write is one short parameterised transaction (benchmark.store.db.write).
+A run's artefact `runs/<id>/result.json` is written before its DB rows, so the
+artefacts are always the fuller record and `rebuild_from_runs` can recreate the DB.
+"""
+from __future__ import annotations
+
+import copy
+import json
+import os
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Iterable
+
+import duckdb
+
+from .db import connect_read, resolve, write
+from .errors import StoreEmpty, StoreError, SubmissionNotFound
+from .naming import kind_of
+from .owner import Owner
+from .schema import one
+from .result_format import RESULT_FILE, RunResult, _clean, format_time, parse_time, utc_now
+
+SUBMISSION_STATUSES = ("accepted", "rejected")
+
+RUN_COLUMNS = (
+    "id", "train_spec", "profile", "seed", "status", "error", "config", "code_version", "dirty",
+    "library_versions", "device", "started_at", "ended_at", "train_images", "wall_seconds",
+    "arch", "pretrained", "height", "width", "fid_weights", "train_kind", "train_ids", "budget", "nproc",
+    "test_sets", "data_fingerprints", "notes", "owner_host", "owner_pid", "owner_start",
+)
+
+
+def default_runs_dir(db_path: str | Path | None = None) -> Path:
+    """Run artefacts: AOSTBENCH_RUNS, else a `runs/` folder next to the DB file."""
+    env = os.environ.get("AOSTBENCH_RUNS")
+    return Path(env).expanduser() if env else resolve(db_path).parent / "runs"
+
+
+def _json(value: Any) -> str:
+    return json.dumps(_clean(value), sort_keys=True, allow_nan=False, default=str)
+
+
+def _plain(values: list[Any]) -> list[Any]:
+    """Python scalars for DuckDB: numpy numbers become int/float, NaN becomes NULL."""
+    return [v if isinstance(v, datetime) else _clean(v) for v in values]
+
+
+def _run_values(run: RunResult) -> list[Any]:
+    row = {
+        "id": run.id, "train_spec": run.train_spec, "profile": run.profile, "seed": int(run.seed),
+        "status": run.status, "error": run.error, "config": _json(run.config),
+        "code_version": run.code_version, "dirty": run.dirty, "library_versions": _json(run.library_versions),
+        "device": run.device, "started_at": parse_time(run.started_at), "ended_at": parse_time(run.ended_at),
+        "train_images": run.train_images, "wall_seconds": run.wall_seconds, "arch": run.arch,
+        "pretrained": run.pretrained, "height": run.height, "width": run.width, "fid_weights": run.fid_weights,
+        "train_kind": kind_of(run.train_spec), "train_ids": run.train_ids, "budget": run.budget,
+        "nproc": run.nproc, "test_sets": _json(list(run.test_sets)), "data_fingerprints": _json(run.data_fingerprints),
+        "notes": _json(run.notes), "owner_host": run.owner_host, "owner_pid": run.owner_pid,
+        "owner_start": run.owner_start,
+    }
+    return _plain([row[c] for c in RUN_COLUMNS])
+
+
+def put_run(con: duckdb.DuckDBPyConnection, run: RunResult) -> None:
+    """Upsert the run row and replace all its child rows (inside the caller's transaction)."""
+    cols = ", ".join(RUN_COLUMNS)
+    marks = ", ".join("?" for _ in RUN_COLUMNS)
+    updates = ", ".join(f"{c} = excluded.{c}" for c in RUN_COLUMNS if c != "id")
+    con.execute(f"INSERT INTO runs ({cols}) VALUES ({marks}) ON CONFLICT (id) DO UPDATE SET {updates}",
+                _run_values(run))
+    for table in ("metrics", "fid", "attribute_dist", "costs", "surrogate"):
+        con.execute(f"DELETE FROM {table} WHERE run_id = ?", [run.id])
+    if run.metrics:
+        con.executemany(
+            "INSERT INTO metrics (run_id, test_set, r1, r5, r10, map, minp, num_query, num_gallery, eval_seconds) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [_plain([run.id, t, m.r1, m.r5, m.r10, m.map, m.minp, m.num_query, m.num_gallery, m.eval_seconds])
+             for t, m in run.metrics.items()])
+    if run.fid:
+        con.executemany(
+            "INSERT INTO fid (run_id, stage, target, value, weights, dims, n, n_target, style_method) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [_plain([run.id, f.stage, f.target, f.value, f.weights, f.dims, f.n, f.n_target, f.style_method or ""])
+             for f in run.fid])
+    dist_rows = [[run.id, d.attribute, code, float(p), d.source, d.target or ""]
+                 for d in run.attribute_dists for code, p in enumerate(d.probs, start=1)]
+    if dist_rows:
+        con.executemany(
+            "INSERT INTO attribute_dist (run_id, attribute, value, p, source, target) VALUES (?, ?, ?, ?, ?, ?)",
+            dist_rows)
+    if run.costs:
+        con.executemany(
+            "INSERT INTO costs (run_id, stage, wall_seconds, images, device) VALUES (?, ?, ?, ?, ?)",
+            [_plain([run.id, c.stage, c.wall_seconds, c.images, c.device or ""]) for c in run.costs])
+    if run.surrogate:
+        con.executemany(
+            "INSERT INTO surrogate (run_id, target, r2_cv, r2_train, n_probe, model, params) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [_plain([run.id, s.target, s.r2_cv, s.r2_train, s.n_probe, s.model, _json(s.params)])
+             for s in run.surrogate])
+
+
+def _status_of(con: duckdb.DuckDBPyConnection, run_id: str) -> str | None:
+    row = one(con, "SELECT status FROM runs WHERE id = ?", [run_id])
+    return row[0] if row else None
+
+
+def _seconds_between(start: str | None, end: str | None) -> float | None:
+    a, b = parse_time(start), parse_time(end)
+    return (b - a).total_seconds() if a and b else None
+
+
+class Store:
+    """The writer side of the results store (one DuckDB file + the runs/<id>/ artefacts).
+
+    Nothing is held open between calls: each method is one short transaction,
+    so several processes (concurrent `aostbench run`s, the app) can share the file.
+    """
+
+    def __init__(self, db_path: str | Path | None = None, runs_dir: str | Path | None = None,
+                 timeout: float | None = None, write_artifacts: bool = True):
+        self.path = resolve(db_path)
+        self.runs_dir = Path(runs_dir).expanduser() if runs_dir else default_runs_dir(self.path)
+        self.timeout = timeout
+        self.write_artifacts = write_artifacts
+
+    def __repr__(self) -> str:
+        return f"Store(db_path={str(self.path)!r}, runs_dir={str(self.runs_dir)!r})"
+
+    def run_dir(self, run_id: str) -> Path:
+        """Where a run's artefacts (config, log, checkpoints, result.json) live."""
+        return self.runs_dir / run_id
+
+    def _write(self, fn):
+        return write(self.path, fn, self.timeout)
+
+    # -- runs -----------------------------------------------------------------------------------
+    def start_run(self, run: RunResult) -> None:
+        """Record a run as `running`, owned by this process (a resumed run is restarted in place)."""
+        owner = Owner.current()
+        staged = copy.copy(run)  # `run` changes only once the run is stored
+        staged.status, staged.error, staged.ended_at = "running", None, None
+        staged.owner_host, staged.owner_pid, staged.owner_start = owner.host, owner.pid, owner.start
+        staged.validate()
+
+        def txn(con):
+            if _status_of(con, staged.id) == "completed":
+                raise StoreError(f"run {staged.id} is already completed; start a new run instead of resuming it")
+            put_run(con, staged)
+
+        self._store(staged, txn)
+        run.__dict__.update(staged.__dict__)
+
+    def finish_run(self, run: RunResult) -> None:
+        """Store everything about the run and mark it completed, in one transaction (idempotent)."""
+        staged = copy.copy(run)
+        staged.status, staged.error = "completed", None
+        staged.ended_at = staged.ended_at or utc_now()
+        if staged.wall_seconds is None:
+            staged.wall_seconds = _seconds_between(staged.started_at, staged.ended_at)
+        staged.validate()
+        self._store(staged, lambda con: put_run(con, staged), check_artefact=False)
+        run.__dict__.update(staged.__dict__)
+
+    def fail_run(self, run: str | RunResult, error: str) -> None:
+        """Mark a run failed with its error. Given only an id, the rest comes from its artefact or row."""
+        original = run if isinstance(run, RunResult) else None
+        staged = copy.copy(run) if isinstance(run, RunResult) else self._load(run)
+        staged.status, staged.error = "failed", str(error)
+        staged.ended_at = staged.ended_at or utc_now()
+        if staged.wall_seconds is None:
+            staged.wall_seconds = _seconds_between(staged.started_at, staged.ended_at)
+        staged.validate()
+
+        def txn(con):
+            if _status_of(con, staged.id) == "completed":
+                raise StoreError(f"run {staged.id} is completed; it cannot be marked failed")
+            put_run(con, staged)
+
+        self._store(staged, txn)
+        if original is not None:
+            original.__dict__.update(staged.__dict__)
+
+    def _store(self, run: RunResult, txn, check_artefact: bool = True) -> None:
+        """Artefact first (the fuller record), then the DB rows in one transaction."""
+        if self.write_artifacts:
+            if check_artefact:
+                self._check_not_completed(run.id)
+            run.save(self.runs_dir)
+        self._write(txn)
+
+    def _check_not_completed(self, run_id: str) -> None:
+        """Refuse before touching the artefact, so result.json never contradicts a completed row."""
+        p = self.runs_dir / run_id / RESULT_FILE
+        if p.is_file():
+            try:
+                status = json.loads(p.read_text(encoding="utf-8")).get("status")
+            except (OSError, ValueError):
+                status = None
+            if status == "completed":
+                raise StoreError(f"run {run_id} is already completed ({p}); start a new run instead")
+
+    def _load(self, run_id: str) -> RunResult:
+        p = self.runs_dir / run_id / RESULT_FILE
+        if p.is_file():
+            return RunResult.load(p)
+        from .queries import load_run_result  # the DB row, when the artefact is gone
+        try:
+            return load_run_result(run_id, self.path, self.timeout)
+        except StoreEmpty:
+            raise StoreError(f"unknown run {run_id!r}: no {p} and no results database at {self.path}") from None
+
+    def mark_stale_runs(self) -> list[str]:
+        """See benchmark.store.writes.mark_stale_runs."""
+        return mark_stale_runs(self.path, self.runs_dir, self.timeout)
+
+    # -- datasets -------------------------------------------------------------------------------
+    def upsert_dataset(self, key: str, kind: str, root: str | Path | None, counts: dict,
+                       fingerprint: str | None) -> None:
+        """Record (or update) a dataset the runs used: its kind, folder, counts and content fingerprint."""
+        values = _plain([key, kind, None if root is None else str(root), _json(counts or {}), fingerprint,
+                     parse_time(utc_now())])
+        self._write(lambda con: con.execute(
+            "INSERT INTO datasets (key, kind, root, counts, fingerprint, updated_at) VALUES (?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (key) DO UPDATE SET kind = excluded.kind, root = excluded.root, "
+            "counts = excluded.counts, fingerprint = excluded.fingerprint, updated_at = excluded.updated_at",
+            values))
+
+    # -- submissions ----------------------------------------------------------------------------
+    def add_submission(self, name: str, *, status: str, reasons: Iterable[str] = (), report: dict | None = None,
+                       path: str | Path | None = None, n_images: int | None = None, n_ids: int | None = None,
+                       n_cams: int | None = None, fingerprint: str | None = None,
+                       has_attributes: bool | None = None) -> int:
+        """Record a submission's validation outcome as a new version of `name`; returns that version."""
+        if status not in SUBMISSION_STATUSES:
+            raise StoreError(f"submission status {status!r} is not one of {', '.join(SUBMISSION_STATUSES)}")
+        if not name or not name.strip():
+            raise StoreError("a submission needs a non-empty name")
+        reasons_json, report_json = _json(list(reasons)), _json(report or {})
+
+        def txn(con):
+            row = one(con, "SELECT coalesce(max(version), 0) FROM submissions WHERE name = ?", [name])
+            version = int(row[0]) + 1
+            con.execute(
+                "INSERT INTO submissions (name, version, status, reasons, report, path, n_images, n_ids, "
+                "created_at, n_cams, fingerprint, has_attributes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                _plain([name, version, status, reasons_json, report_json, None if path is None else str(path),
+                        n_images, n_ids, parse_time(utc_now()), n_cams, fingerprint, has_attributes]))
+            return version
+
+        return self._write(txn)
+
+    def list_submissions(self) -> list[dict]:
+        """Every submission version, by name then version (an empty list when there is no DB yet)."""
+        try:
+            with connect_read(self.path, self.timeout) as con:
+                return _submission_dicts(con, "SELECT * FROM submissions ORDER BY name, version", [])
+        except StoreEmpty:
+            return []
+
+    def get_submission(self, name: str, version: int | None = None) -> dict:
+        """One submission (the latest version unless `version`); SubmissionNotFound otherwise."""
+        sql = "SELECT * FROM submissions WHERE name = ?"
+        params: list[Any] = [name]
+        if version is not None:
+            sql += " AND version = ?"
+            params.append(int(version))
+        sql += " ORDER BY version DESC LIMIT 1"
+        try:
+            with connect_read(self.path, self.timeout) as con:
+                rows = _submission_dicts(con, sql, params)
+        except StoreEmpty:
+            rows = []
+        if not rows:
+            which = f"{name!r}" + (f" version {version}" if version is not None else "")
+            raise SubmissionNotFound(f"no submission {which} in {self.path}")
+        return rows[0]
+
+    def remove_submission(self, name: str) -> int:
+        """Delete every version of a submission; returns how many rows went."""
+        def txn(con):
+            n = one(con, "SELECT count(*) FROM submissions WHERE name = ?", [name])[0]
+            con.execute("DELETE FROM submissions WHERE name = ?", [name])
+            return int(n)
+        return self._write(txn)
+
+
+def _submission_dicts(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any]) -> list[dict]:
+    cur = con.execute(sql, params)
+    names = [d[0] for d in cur.description]
+    out = []
+    for values in cur.fetchall():
+        d = dict(zip(names, values))
+        d["reasons"] = json.loads(d["reasons"]) if d.get("reasons") else []
+        d["report"] = json.loads(d["report"]) if d.get("report") else {}
+        if isinstance(d.get("created_at"), datetime):
+            d["created_at"] = format_time(d["created_at"])
+        out.append(d)
+    return out
+
+
+def mark_stale_runs(db_path: str | Path | None = None, runs_dir: str | Path | None = None,
+                    timeout: float | None = None) -> list[str]:
+    """Turn `running` runs whose owning process is gone into `failed` ("interrupted"); returns their ids.
+
+    Only runs owned by this host can be judged; others are left alone. The DB
+    is opened read-only to look, and for writing only when something is stale.
+    """
+    path = resolve(db_path)
+    try:
+        with connect_read(path, timeout) as con:
+            running = con.execute(
+                "SELECT id, owner_host, owner_pid, owner_start FROM runs WHERE status = 'running'").fetchall()
+    except StoreEmpty:
+        return []
+    stale = [(rid, host, pid, start) for rid, host, pid, start in running
+             if host and pid is not None and not Owner(host, int(pid), start).is_alive()]
+    if not stale:
+        return []
+    now = parse_time(utc_now())
+
+    def txn(con):
+        done = []
+        for rid, host, pid, start in stale:
+            message = f"interrupted: process {pid} on {host} ended without finishing the run"
+            # re-check inside the transaction: the run may have been resumed by a new process meanwhile
+            hit = con.execute(
+                "UPDATE runs SET status = 'failed', error = ?, ended_at = coalesce(ended_at, ?) "
+                "WHERE id = ? AND status = 'running' AND owner_host = ? AND owner_pid = ? "
+                "AND owner_start IS NOT DISTINCT FROM ? RETURNING id",
+                [message, now, rid, host, pid, start]).fetchall()
+            if hit:
+                done.append((rid, message))
+        return done
+
+    done = write(path, txn, timeout)
+    folder = Path(runs_dir) if runs_dir else default_runs_dir(path)
+    for rid, message in done:  # keep the artefact in step with the row
+        p = folder / rid / RESULT_FILE
+        try:
+            result = RunResult.load(p)
+        except ValueError:
+            continue  # no artefact: `db check` reports it
+        if result.status == "running":
+            result.status, result.error = "failed", message
+            result.ended_at = result.ended_at or format_time(now)
+            result.save(folder)
+    return [rid for rid, _ in done]
