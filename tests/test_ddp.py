@@ -32,7 +32,8 @@ WORKER = textwrap.dedent(
     from benchmark.datasets.records import Record
     from benchmark.profiles import SMOKE
     from benchmark.reid import distributed as D
-    from benchmark.reid.features import extract_record_features
+    from benchmark.reid.data import eval_dataset
+    from benchmark.reid.features import default_forward, extract_features, extract_record_features
     from benchmark.reid.models import build_reid_model
     from benchmark.reid.train import train
 
@@ -45,9 +46,12 @@ WORKER = textwrap.dedent(
     model, _ = build_reid_model(profile, 8)
     qf = extract_record_features(model, q, profile, batch_size=3, split="query")
     gf = extract_record_features(model, g, profile, batch_size=3, flip=True, split="gallery")
+    seen = []  # images this process forwarded: its shard only
+    counting = lambda m, x: seen.append(len(x)) or default_forward(m, x)
+    extract_features(model, eval_dataset(q, profile.height, profile.width), forward=counting)
     res = train(tr, profile, out / "train", progress=False)
     if D.is_main():
-        torch.save({"qf": qf, "gf": gf, "world": info.world_size, "backend": info.backend}, out / "ddp.pt")
+        torch.save({"qf": qf, "gf": gf, "world": info.world_size, "backend": info.backend, "rank0_items": sum(seen)}, out / "ddp.pt")
         (out / "result.json").write_text(json.dumps(res.to_dict()))
     D.cleanup()
     """
@@ -78,7 +82,7 @@ def test_two_gloo_processes_match_one_process(tmp_path):
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     ddp = torch.load(tmp_path / "out" / "ddp.pt", weights_only=True)
-    assert ddp["world"] == 2 and ddp["backend"] == "gloo"
+    assert ddp["world"] == 2 and ddp["backend"] == "gloo" and ddp["rank0_items"] == 8  # 8 + 7 of 15
 
     torch.manual_seed(0)
     model, _ = build_reid_model(PROFILE, 8)

@@ -261,7 +261,8 @@ def test_nan_or_inf_distances_are_refused(bad):
 def test_nan_features_are_refused_naming_the_split(side):
     qf, gf = torch.randn(3, 5), torch.randn(4, 5)
     (qf if side == "query" else gf)[1, 2] = float("nan")
-    with pytest.raises(EvaluationError, match=rf"cuhk03: {side} features contain NaN/inf in 1 of \d rows \(first bad row: 1\)"):
+    message = rf"cuhk03: {side} features contain NaN/inf in 1 of \d rows \(first bad row: 1\)"
+    with pytest.raises(EvaluationError, match=message):
         evaluate_features(qf, gf, *_ids(), name="cuhk03")
     with pytest.raises(FeatureError, match=f"{side} features contain NaN"):
         compute_distance_matrix(qf, gf)
@@ -275,6 +276,8 @@ def test_feature_shape_metric_and_rank_errors():
         evaluate_features(torch.randn(3, 5), torch.randn(0, 5), *ids)
     with pytest.raises(EvaluationError, match="unknown distance metric 'manhattan'"):
         evaluate_features(torch.randn(3, 5), torch.randn(4, 5), *ids, metric="manhattan")
+    with pytest.raises(EvaluationError, match="gallery features are too large: their row sums overflow"):
+        evaluate_features(torch.randn(3, 5), torch.full((4, 5), 3e38), *ids)
     with pytest.raises(EvaluationError, match=r"ranks \[20\] are outside 1..max_rank \(10\)"):
         evaluate(np.zeros((3, 4)), *ids, ranks=(1, 20), max_rank=10)
 

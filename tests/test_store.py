@@ -189,6 +189,19 @@ def test_finish_run_is_idempotent_and_replaces_child_rows(store: Store):
     assert saved.to_dict() == run.to_dict()
 
 
+def test_numpy_numbers_are_stored_as_plain_values(store: Store):
+    import numpy as np
+    run = make_run("sim-finegpr", np.int64(4), 20.0)
+    run.metrics["sim-market1501"] = Metrics(r1=np.float32(12.5), r5=np.float64(20.0), map=np.float32(7.25),
+                                            num_query=np.int64(50))
+    run.train_images = np.int64(300)
+    store.start_run(run)
+    store.finish_run(run)
+    m = queries.run_detail(run.id, store.path)["metrics"][0]
+    assert (m["r1"], m["map"], m["num_query"]) == (12.5, 7.25, 50)
+    assert RunResult.load(store.run_dir(run.id) / "result.json").metrics["sim-market1501"].r1 == 12.5
+
+
 def test_fail_run_by_id_keeps_what_the_artefact_knows(store: Store):
     run = make_run("sim-finegpr+random", 1, 10.0)
     store.start_run(run)

@@ -6,17 +6,21 @@ them); a block's softmax is that attribute's distribution, so every particle
 is a valid product distribution V = prod_a p_a. pyswarms' GlobalBestPSO
 minimises
 
-    J(V) = cost(V) - entropy_weight * sum_a H(p_a) / log(n_a)
+    J(V) = cost(V) - entropy_weight * sum_a H(p_a)        (H in nats)
 
-where `cost` is computed by the caller from the surrogates (see
-benchmark.aost.ao: the expected distance to the target minus half the
-expected distance between two draws of V, an energy-distance form whose
-second term is the diversity term), and the small normalised-entropy bonus
-breaks ties towards spread-out distributions where the surrogate is flat.
+`cost` is computed by the caller from the surrogate (benchmark.aost.ao: the
+surrogate's expected distance E_V[d(x)]); the entropy is the diversity term
+that makes the result a distribution rather than one cell. With d in nats
+and entropy_weight 1, J is KL(V || exp(-d)/Z) up to a constant: the search
+returns the product distribution closest to the Gibbs distribution of the
+distance.
 
-The swarm starts around the uniform distribution (one particle exactly on it,
-so the result is never worse than uniform on J). pyswarms draws from NumPy's
-global random state: it is seeded for the search and restored afterwards.
+The swarm starts around the uniform distribution (one particle exactly on it)
+and, with `informed_start`, one particle on a coordinate-wise Gibbs guess
+(each attribute's values scored with the others uniform), so the result is
+never worse on J than either; PSO then refines the interactions. pyswarms
+draws from NumPy's global random state: it is seeded for the search and
+restored afterwards.
 """
 from __future__ import annotations
 
@@ -67,16 +71,31 @@ class SearchSpace:
         return out
 
     def entropy(self, marginals: np.ndarray) -> np.ndarray:
-        """Sum over attributes of H(p_a) / log(n_a) (each term in [0, 1]) -> [n]."""
+        """Sum over attributes of H(p_a) in nats -> [n]."""
         p = np.atleast_2d(marginals)
         total = np.zeros(p.shape[0])
         for a, o in self.offsets.items():
-            n = self.sizes[self.attributes.index(a)]
-            if n < 2:
-                continue
-            q = p[:, o : o + n]
-            total += -(q * np.log(np.maximum(q, 1e-300))).sum(axis=1) / np.log(n)
+            q = p[:, o : o + self.sizes[self.attributes.index(a)]]
+            total += -(q * np.log(np.maximum(q, 1e-300))).sum(axis=1)
         return total
+
+    def logits(self, marginals: np.ndarray, bound: float) -> np.ndarray:
+        """Logits within [-bound, bound] whose softmax is (close to) the given marginals."""
+        m = np.asarray(marginals, dtype=np.float64).reshape(-1)
+        out = np.zeros(self.dims)
+        for a, o in self.offsets.items():
+            n = self.sizes[self.attributes.index(a)]
+            z = np.log(np.maximum(m[o : o + n], 1e-300))
+            out[o : o + n] = np.clip(z - z.max() + bound, -bound, bound)
+        return out
+
+    def one_hot_rows(self, base: np.ndarray) -> np.ndarray:
+        """For every attribute a and code c: `base` with block a replaced by the point mass on c -> [dims, dims]."""
+        rows = np.repeat(np.asarray(base, dtype=np.float64).reshape(1, -1), self.dims, axis=0)
+        for a, o in self.offsets.items():
+            n = self.sizes[self.attributes.index(a)]
+            rows[o : o + n, o : o + n] = np.eye(n)
+        return rows
 
     def to_dict(self, marginals: np.ndarray) -> dict[str, list[float]]:
         """One concatenated marginal vector -> {attribute: [p per code 1..n]}."""
@@ -120,8 +139,9 @@ def search_distribution(
     seed: int = 0,
     entropy_weight: float = 0.0,
     init_spread: float = 1.0,
+    informed_start: bool = True,
 ) -> SearchResult:
-    """Minimise cost(V) - entropy_weight * normalised entropy over product distributions with PSO.
+    """Minimise cost(V) - entropy_weight * sum_a H(p_a) over product distributions with PSO.
 
     `cost(marginals[n, dims]) -> [n]` is evaluated for the whole swarm at once.
     """
@@ -136,6 +156,8 @@ def search_distribution(
     rng = np.random.default_rng(seed)
     init = rng.normal(0.0, init_spread, size=(particles, space.dims)).clip(-LOGIT_BOUND, LOGIT_BOUND)
     init[0] = 0.0  # the uniform distribution is always a candidate
+    if informed_start and particles > 1:
+        init[1] = space.logits(coordinate_gibbs(cost, space, entropy_weight), LOGIT_BOUND)
     bounds = (np.full(space.dims, -LOGIT_BOUND), np.full(space.dims, LOGIT_BOUND))
     with seeded_numpy_global(seed):
         opt = ps.single.GlobalBestPSO(
@@ -151,3 +173,23 @@ def search_distribution(
         uniform_cost=float(np.asarray(cost(uniform))[0]),
         history=[float(c) for c in opt.cost_history],
     )
+
+
+def coordinate_gibbs(cost: Callable[[np.ndarray], np.ndarray], space: SearchSpace, temperature: float) -> np.ndarray:
+    """One sweep from uniform: p_a(c) proportional to exp(-cost(a = c, others uniform) / temperature).
+
+    Exact for a cost that is a sum of per-attribute terms; a starting point otherwise.
+    With temperature 0 each attribute gets its best value.
+    """
+    uniform = space.marginals(np.zeros((1, space.dims)))[0]
+    scores = np.asarray(cost(space.one_hot_rows(uniform)), dtype=np.float64)
+    out = np.zeros(space.dims)
+    for a, o in space.offsets.items():
+        n = space.sizes[space.attributes.index(a)]
+        s = scores[o : o + n]
+        if temperature <= 0:
+            out[o + int(np.argmin(s))] = 1.0
+        else:
+            z = -(s - s.min()) / temperature
+            out[o : o + n] = np.exp(z) / np.exp(z).sum()
+    return out

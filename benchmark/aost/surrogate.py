@@ -1,17 +1,22 @@
-"""XGBoost surrogate: attribute codes -> D_total (Algorithm 1, "train theta_0 with L and D_total").
+"""XGBoost surrogate: attribute codes -> distance (Algorithm 1, "train theta_0 with L and D_total").
 
 Attributes are native categorical features (pandas `category` dtype with the
 codes 1..n as categories, `enable_categorical=True`), so a split is a set of
-values, not a threshold on an arbitrary number. The k-fold cross-validated R^2
+values, not a threshold on an arbitrary number. The k-fold cross-validated fit
 (pooled out-of-fold predictions) is reported with the fitted model.
 
-`TreeExpectation` computes the surrogate's EXACT expected prediction under a
-product of per-attribute marginals: a leaf is reached iff every attribute on
-its path takes a value in the set its splits allow, so under independent
-marginals P(leaf) = prod_a sum_{c allowed} p_a(c). The search evaluates many
-candidate distributions at once with two matrix products, with no sampling
-noise. Several feature columns may share one attribute's marginal (the pair
-surrogate has x.<attr> and y.<attr>: two independent draws from the same V).
+The AO stage fits the probe images' claims on the target (see
+benchmark.aost.distances) with `count:poisson`: the trees' margin is then
+log E[claim | attributes], and the distance the search minimises is its
+negative, -log E[claim] (nats). Poisson handles the many zero claims without
+an arbitrary floor, and its main-effects fit matches each value's total claim.
+
+`TreeExpectation` computes the EXACT expected margin under a product of
+per-attribute marginals: a leaf is reached iff every attribute on its path
+takes a value in the set its splits allow, so under independent marginals
+P(leaf) = prod_a sum_{c allowed} p_a(c). The search evaluates many candidate
+distributions at once with two sparse matrix products, with no sampling
+noise. Several feature columns may share one attribute's marginal.
 """
 from __future__ import annotations
 
@@ -66,23 +71,50 @@ def _predict(booster, frame: pd.DataFrame) -> np.ndarray:
 
 
 def r2_score(y: np.ndarray, pred: np.ndarray) -> float:
+    """1 - SSE / SST (squared-error R^2)."""
     ss_res = float(((y - pred) ** 2).sum())
     ss_tot = float(((y - y.mean()) ** 2).sum())
     return 1.0 - ss_res / ss_tot if ss_tot > 0 else float("nan")
 
 
+def poisson_d2(y: np.ndarray, pred: np.ndarray) -> float:
+    """Share of the Poisson deviance explained (the R^2 analogue for count:poisson)."""
+    def dev(mu: np.ndarray) -> float:
+        mu = np.maximum(mu, 1e-12)
+        term = np.where(y > 0, y * np.log(np.maximum(y, 1e-300) / mu), 0.0)
+        return float(2.0 * (term - (y - mu)).sum())
+
+    null = dev(np.full_like(y, y.mean()))
+    return 1.0 - dev(pred) / null if null > 0 else float("nan")
+
+
 @dataclass
 class Surrogate:
-    """A fitted regressor from attribute codes to distance, with its cross-validated R^2."""
+    """A fitted regressor from attribute codes to a distance, with its cross-validated fit.
+
+    cv_r2: squared-error R^2 of the pooled out-of-fold predictions of the
+    fitted response; cv_d2: the Poisson deviance explained for count:poisson
+    surrogates (equal to cv_r2 otherwise).
+    """
 
     booster: object
     columns: list[str]
     n_codes: list[int]
+    objective: str
     cv_r2: float
+    cv_d2: float
     fold_r2: list[float] = field(default_factory=list)
 
     def predict(self, codes: np.ndarray) -> np.ndarray:
+        """The response (the regression target, or the expected count for count:poisson)."""
         return _predict(self.booster, code_frame(codes, self.columns, self.n_codes)).astype(np.float64)
+
+    def margin(self, codes: np.ndarray) -> np.ndarray:
+        """The trees' raw sum plus base (= log of the expected count for count:poisson)."""
+        import xgboost as xgb
+
+        frame = code_frame(codes, self.columns, self.n_codes)
+        return self.booster.predict(xgb.DMatrix(frame, enable_categorical=True), output_margin=True).astype(np.float64)
 
 
 def fit_surrogate(
@@ -96,14 +128,17 @@ def fit_surrogate(
     params: dict | None = None,
     rounds: int = DEFAULT_ROUNDS,
 ) -> Surrogate:
-    """Fit on all rows; report the k-fold (seeded split) cross-validated R^2 of the same settings."""
+    """Fit on all rows; report the k-fold (seeded split) cross-validated fit of the same settings."""
     params = {**DEFAULT_PARAMS, **(params or {})}
+    objective = params["objective"]
     y = np.asarray(y, dtype=np.float64)
     frame = code_frame(codes, columns, n_codes)
     if len(y) != len(frame):
         raise ValueError(f"{len(frame)} attribute rows but {len(y)} distances")
     if len(y) < 2 * folds:
         raise ValueError(f"the surrogate needs at least {2 * folds} probe images for {folds}-fold CV, got {len(y)}")
+    if not np.all(np.isfinite(y)) or (objective == "count:poisson" and np.any(y < 0)):
+        raise ValueError(f"surrogate targets must be finite{' and non-negative' if objective == 'count:poisson' else ''}")
     order = np.random.default_rng(seed).permutation(len(y))
     oof = np.empty_like(y)
     fold_r2 = []
@@ -113,7 +148,9 @@ def fit_surrogate(
         oof[test] = _predict(b, frame.iloc[test])
         fold_r2.append(r2_score(y[test], oof[test]))
     booster = _fit(frame, y, params, rounds, seed)
-    return Surrogate(booster, list(columns), list(n_codes), r2_score(y, oof), fold_r2)
+    r2 = r2_score(y, oof)
+    d2 = poisson_d2(y, oof) if objective == "count:poisson" else r2
+    return Surrogate(booster, list(columns), list(n_codes), objective, r2, d2, fold_r2)
 
 
 # --- exact expectation under a product of marginals -----------------------------------------
@@ -121,7 +158,7 @@ def fit_surrogate(
 
 @dataclass
 class TreeExpectation:
-    """E[surrogate(x)] for x ~ prod_a p_a, for a batch of marginal vectors at once.
+    """E[margin(x)] for x ~ prod_a p_a (the prediction itself for reg:squarederror), for many V at once.
 
     `offsets[a]`/`sizes[a]` place attribute a's marginal in the concatenated
     vector the search optimises; `column_attr[j]` names the attribute whose
@@ -191,6 +228,12 @@ def _walk(node: dict, allowed: dict[int, np.ndarray], col_index: dict[str, int],
 
 
 def _base_score(booster) -> float:
+    """The constant added to the trees' sum, in margin space (log of base_score for count:poisson)."""
     cfg = json.loads(booster.save_config())
-    raw = cfg["learner"]["learner_model_param"]["base_score"]
-    return float(str(raw).strip("[]").split(",")[0])
+    raw = float(str(cfg["learner"]["learner_model_param"]["base_score"]).strip("[]").split(",")[0])
+    objective = cfg["learner"]["objective"]["name"]
+    if objective == "reg:squarederror":
+        return raw
+    if objective == "count:poisson":
+        return float(np.log(raw))
+    raise ValueError(f"TreeExpectation supports reg:squarederror and count:poisson surrogates, not {objective}")

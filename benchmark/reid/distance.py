@@ -50,8 +50,12 @@ def check_features(qf, gf) -> tuple[torch.Tensor, torch.Tensor]:
     for t, split in ((qf, "query"), (gf, "gallery")):
         if t.shape[0] == 0:
             raise FeatureError(f"the {split} split is empty (0 feature rows)")
-        bad_rows = (~torch.isfinite(t)).any(dim=1)
-        if bool(bad_rows.any()):
+        # a NaN/inf anywhere makes its row's sum non-finite; the sum is ~40x
+        # cheaper than torch.isfinite on CPU, which only runs to say where
+        if not bool(torch.isfinite(t.sum(dim=1)).all()):
+            bad_rows = (~torch.isfinite(t)).any(dim=1)
+            if not bool(bad_rows.any()):
+                raise FeatureError(f"{split} features are too large: their row sums overflow {t.dtype}")
             rows = torch.nonzero(bad_rows).flatten()
             raise FeatureError(
                 f"{split} features contain NaN/inf in {rows.numel()} of {t.shape[0]} rows "
@@ -74,6 +78,17 @@ def rows_per_block(num_gallery: int, itemsize: int = 4, block_bytes: int = DEFAU
     return max(1, block_bytes // max(1, num_gallery * itemsize))
 
 
+def _squared_norms(x: torch.Tensor, rows: int = 512) -> torch.Tensor:
+    """Row-wise sum of squares as a column, bitwise equal to x.pow(2).sum(dim=1, keepdim=True).
+
+    Done in cache-sized row blocks: the full-size squared temporary costs ~2x the time.
+    """
+    out = torch.empty((x.shape[0], 1), dtype=x.dtype, device=x.device)
+    for s in range(0, x.shape[0], rows):
+        torch.sum(x[s : s + rows].pow(2), dim=1, keepdim=True, out=out[s : s + rows])
+    return out
+
+
 class _Prepared:
     """Gallery-side terms computed once and reused by every query block."""
 
@@ -85,8 +100,8 @@ class _Prepared:
         self.metric = metric
         self.qf, self.gf_t = qf, gf.t()
         if metric == "euclidean":
-            self.q_sq = qf.pow(2).sum(dim=1, keepdim=True)
-            self.g_sq = gf.pow(2).sum(dim=1, keepdim=True).t()
+            self.q_sq = _squared_norms(qf)
+            self.g_sq = _squared_norms(gf).t()
 
     def block(self, start: int, stop: int, out: torch.Tensor | None = None) -> torch.Tensor:
         q = self.qf[start:stop]

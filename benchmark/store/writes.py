@@ -189,10 +189,17 @@ class Store:
             if check_artefact:
                 self._check_not_completed(run.id)
             run.save(self.runs_dir)
-        self._write(txn)
+        self._write(txn)  # re-checks inside the transaction
 
     def _check_not_completed(self, run_id: str) -> None:
-        """Refuse before touching the artefact, so result.json never contradicts a completed row."""
+        """Refuse before touching the artefact, so result.json never contradicts a completed run."""
+        try:
+            with connect_read(self.path, self.timeout) as con:
+                row = one(con, "SELECT status FROM runs WHERE id = ?", [run_id])
+        except StoreEmpty:
+            row = None
+        if row and row[0] == "completed":
+            raise StoreError(f"run {run_id} is already completed; start a new run instead")
         p = self.runs_dir / run_id / RESULT_FILE
         if p.is_file():
             try:

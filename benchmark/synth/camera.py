@@ -27,7 +27,13 @@ STYLE_KEYS: dict[str, tuple[Any, float, float, str]] = {
     "gamma": (1.0, 0.4, 2.5, "tone curve exponent (>1 darker mid-tones)"),
     "vignette": (0.0, 0.0, 0.8, "darkening towards the corners"),
     "view": (0.5, 0.0, 1.0, "which stretch of the scene panorama this camera looks at"),
+    # what real footage has and the clean source does not
+    "backdrop": (0, 0, 1_000_000, "which place of each scene kind (0 = the source's own backgrounds)"),
+    "crop_jitter": (0.0, 0.0, 1.0, "detector-box misalignment: scale and offset of the person in the box"),
+    "occlusion": (0.0, 0.0, 1.0, "probability that another pedestrian is partly in the box"),
+    "texture": (0.0, 0.0, 1.0, "photographic unevenness: smooth light and dirt variation plus grain"),
 }
+_INT_KEYS = ("jpeg", "backdrop")
 DEFAULT_JPEG_QUALITY = 95
 
 
@@ -52,17 +58,25 @@ def validate_style(style: Mapping[str, Any] | None, where: str = "camera style")
             raise ValueError(f"{where}: {key} must be a number ({meaning}), got {value!r}")
         if not lo <= float(value) <= hi:
             raise ValueError(f"{where}: {key}={value} out of range {lo}..{hi} ({meaning})")
-        out[key] = int(value) if key == "jpeg" else float(value)
+        out[key] = int(value) if key in _INT_KEYS else float(value)
     return out
 
 
-def style_colour(style: Mapping[str, Any], mean_rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The style's colour cast, saturation and contrast as an affine map x -> C x + c (0..255 units)."""
-    s, k = style["saturation"], style["contrast"]
+def style_colour(style: Mapping[str, Any], mean_grey: float) -> tuple[np.ndarray, np.ndarray]:
+    """The style's colour cast, saturation and contrast as an affine map x -> C x + c (0..255 units);
+    contrast pivots on `mean_grey`, the image's mean brightness."""
+    C, cast, k = _style_matrix(style["cast"], style["saturation"], style["contrast"])
+    return C, cast * ((1.0 - k) * mean_grey)
+
+
+@lru_cache(maxsize=4096)
+def _style_matrix(cast: tuple[float, float, float], s: float, k: float) -> tuple[np.ndarray, np.ndarray, float]:
     sat = s * np.eye(3) + (1.0 - s) / 3.0 * np.ones((3, 3))
-    C = k * np.diag(style["cast"]) @ sat
-    c = np.full(3, (1.0 - k) * float(np.mean(mean_rgb))) * np.asarray(style["cast"])
-    return C, c
+    C = k * np.diag(cast) @ sat
+    C.setflags(write=False)
+    c = np.asarray(cast, dtype=float)
+    c.setflags(write=False)
+    return C, c, k
 
 
 def apply_optics(img: np.ndarray, style: Mapping[str, Any], rng: np.random.Generator, brightness: float = 1.0
@@ -72,13 +86,21 @@ def apply_optics(img: np.ndarray, style: Mapping[str, Any], rng: np.random.Gener
     f = style["downscale"]
     if f < 0.999:
         sw, sh = max(int(round(w * f)), 4), max(int(round(h * f)), 8)
-        img = cv2.resize(cv2.resize(img, (sw, sh), interpolation=cv2.INTER_AREA), (w, h),
+        img = cv2.resize(cv2.resize(img, (sw, sh), interpolation=cv2.INTER_LINEAR), (w, h),
                          interpolation=cv2.INTER_LINEAR)
     sigma = style["blur"] * h / 128.0
     if sigma > 0.05:
         img = cv2.GaussianBlur(img, (0, 0), sigmaX=sigma, sigmaY=sigma, borderType=cv2.BORDER_REFLECT)
     if style["vignette"] > 0:
         img *= _vignette(h, w, round(style["vignette"], 4))
+    if style["texture"] > 0:  # uneven light and dirt: a smooth random gain field, then fine grain
+        t = style["texture"]
+        field = _texture_field(h, w)
+        y, x = int(rng.integers(h)), int(rng.integers(w))
+        img *= np.float32(1.0) + np.float32(0.16 * t) * field[y:y + h, x:x + w]
+        grain = _noise_texture(h, w)
+        y, x = int(rng.integers(h)), int(rng.integers(w))
+        img += np.float32(5.0 * t) * grain[y:y + h, x:x + w]
     if style["noise"] > 0:
         sd = style["noise"] * (1.0 + 1.2 * max(0.0, 1.0 - brightness))
         tex = _noise_texture(h, w)
@@ -97,11 +119,24 @@ def _noise_texture(h: int, w: int) -> np.ndarray:
 
 
 @lru_cache(maxsize=16)
+def _texture_field(h: int, w: int) -> np.ndarray:
+    """Smooth unit noise (blobs of about a tenth of the crop), twice the crop in each direction."""
+    rng = np.random.default_rng([0x7E47, h, w])
+    lum = rng.standard_normal((20, 20, 1)).astype(np.float32)
+    chroma = rng.standard_normal((20, 20, 3)).astype(np.float32)
+    small = lum + np.float32(0.2) * chroma  # mostly brightness, a faint tint
+    field = cv2.resize(small, (2 * w, 2 * h), interpolation=cv2.INTER_CUBIC)
+    field /= np.float32(field.std() + 1e-6)
+    field.setflags(write=False)
+    return field
+
+
+@lru_cache(maxsize=16)
 def _vignette(h: int, w: int, amount: float) -> np.ndarray:
     ys = (np.arange(h, dtype=np.float32) + 0.5) / h - 0.5
     xs = (np.arange(w, dtype=np.float32) + 0.5) / w - 0.5
     r2 = ys[:, None] ** 2 + xs[None, :] ** 2
-    v = (np.float32(1.0) - np.float32(amount) * r2 * np.float32(2.0))[..., None]
+    v = np.repeat((np.float32(1.0) - np.float32(amount) * r2 * np.float32(2.0))[..., None], 3, axis=2)
     v.setflags(write=False)
     return v
 

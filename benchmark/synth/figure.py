@@ -123,8 +123,8 @@ def draw_person(p: Painter, look: Look, pose: Pose, place: Placement) -> None:
     for _, k, hip, knee, ankle, toe, ay_, az, hx in legs:
         bare = look.dress or look.shorts
         leg_col = (look.tights if look.tights is not None else skin) if bare else look.lower
-        p.capsule(hip[0], hip[1], knee[0], knee[1], thigh_r, knee_r, leg_col)
-        p.capsule(knee[0], knee[1], ankle[0], ankle[1], knee_r, ankle_r, leg_col)
+        p.capsule(hip[0], hip[1], knee[0], knee[1], thigh_r, knee_r, leg_col, cap_a=look.dress)
+        p.capsule(knee[0], knee[1], ankle[0], ankle[1], knee_r, ankle_r, leg_col, cap_a=False)
         if look.shorts:
             t = 0.75
             p.capsule(hip[0], hip[1], hip[0] + t * (knee[0] - hip[0]), hip[1] + t * (knee[1] - hip[1]),
@@ -161,10 +161,11 @@ def draw_person(p: Painter, look: Look, pose: Pose, place: Placement) -> None:
             t = look.sleeve_len
             p.capsule(shoulder[0], shoulder[1], shoulder[0] + t * (elbow[0] - shoulder[0]),
                       shoulder[1] + t * (elbow[1] - shoulder[1]), ar * 1.12, ar * 1.05, look.top)
-            p.capsule(elbow[0], elbow[1], wrist[0], wrist[1], fr, fr * 0.85, skin)
+            p.capsule(elbow[0], elbow[1], wrist[0], wrist[1], fr, fr * 0.85, skin, cap_a=False, cap_b=False)
         else:
             p.capsule(shoulder[0], shoulder[1], elbow[0], elbow[1], ar, fr * 1.05, look.top)
-            p.capsule(elbow[0], elbow[1], wrist[0], wrist[1], fr * 1.05, fr * 0.95, look.top)
+            p.capsule(elbow[0], elbow[1], wrist[0], wrist[1], fr * 1.05, fr * 0.95, look.top, cap_a=False,
+                      cap_b=False)
         p.ellipse(hand[0], hand[1], 0.021 * u, 0.026 * u, skin, shade=0.2)
 
     near = [a for a in arms if a[0] >= 0.0]

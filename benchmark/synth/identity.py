@@ -155,6 +155,12 @@ def identity_look(id_attrs: Mapping[str, int], pid: int, twin_seed: int = 0) -> 
     return _look(_validate(id_attrs), _u64(pid), _u64(twin_seed))
 
 
+def passerby_look(id_attrs: Mapping[str, int], key: int) -> Look:
+    """A look for an anonymous passer-by (occluders): computed afresh, never cached, so random
+    strangers do not push the twin's identities out of the cache."""
+    return _look.__wrapped__(_validate(id_attrs), _u64(key), 0x0CC)
+
+
 def _u64(x: int) -> int:
     return int(x) % (1 << 64)
 
@@ -162,11 +168,13 @@ def _u64(x: int) -> int:
 @lru_cache(maxsize=8192)
 def _look(codes: tuple[int, ...], pid: int, twin_seed: int) -> Look:
     a = dict(zip(ID_NAMES, codes))
-    # body detail depends on the person only; clothing detail also on the outfit,
-    # so a person who changes clothes (SOMAset) keeps face, hair and build
+    # body detail depends on the person only; each garment's detail on the person and the attributes
+    # of that garment, so changing one attribute changes only its part of the picture (and a person
+    # who changes clothes, as in SOMAset, keeps face, hair and build)
     rb = np.random.default_rng([twin_seed, pid, 11])
-    outfit = tuple(a[n] for n in CLOTHING)
-    rc = np.random.default_rng([twin_seed, pid, 13, *outfit])
+
+    def part(tag: int, *names: str) -> np.random.Generator:
+        return np.random.default_rng([twin_seed, pid, tag, *(a[n] for n in names)])
 
     female = a["gender"] == 2
     age = a["age"]
@@ -182,50 +190,63 @@ def _look(codes: tuple[int, ...], pid: int, twin_seed: int) -> Look:
         hair = _pick(rb, _GREY_HAIR, 0.03)
     else:
         hair = _pick(rb, _HAIR, 0.03)
+    rh = part(12, "hair_length")
     long_hair = a["hair_length"] == 1
-    hair_len = rb.uniform(0.04, 0.16) if long_hair else 0.0
-    hair_volume = rb.uniform(0.95, 1.15)
-    ponytail = long_hair and rb.random() < 0.3
+    hair_len = rh.uniform(0.04, 0.16) if long_hair else 0.0
+    hair_volume = rh.uniform(0.95, 1.15)
+    ponytail = long_hair and rh.random() < 0.3
+    stride = rb.uniform(0.75, 1.2)
 
+    rt = part(13, "upper_colour", "short_sleeve", "top_length")
     upper_name = COLOURS[a["upper_colour"] - 1]
-    lower_name = COLOURS[a["lower_colour"] - 1]
-    top = garment_colour(upper_name, rc)
-    top2 = _second_colour(rc, upper_name)
-    pattern = PATTERNS[rc.choice(len(PATTERNS), p=[0.30, 0.16, 0.12, 0.16, 0.12, 0.06, 0.08])]
-    pattern_n = rc.uniform(3.0, 7.0) if pattern in ("hstripes", "checks", "vstripes") else rc.uniform(0.2, 0.5)
+    top = garment_colour(upper_name, rt)
+    top2 = _second_colour(rt, upper_name)
+    pattern = PATTERNS[rt.choice(len(PATTERNS), p=[0.30, 0.16, 0.12, 0.16, 0.12, 0.06, 0.08])]
+    pattern_n = rt.uniform(3.0, 7.0) if pattern in ("hstripes", "checks", "vstripes") else rt.uniform(0.2, 0.5)
+    logo_back = bool(rt.random() < 0.3)
     short_sleeve = a["short_sleeve"] == 1
+    sleeve_len = rt.uniform(0.35, 0.7)
     long_top = a["top_length"] == 1
-    hem_y = hip_y - rc.uniform(0.10, 0.17) if long_top else hip_y + rc.uniform(0.02, 0.06)
+    hem_y = hip_y - rt.uniform(0.10, 0.17) if long_top else hip_y + rt.uniform(0.02, 0.06)
 
-    lower = garment_colour(lower_name, rc)
+    rl = part(14, "lower_colour", "dress", "short_sleeve")
+    lower = garment_colour(COLOURS[a["lower_colour"] - 1], rl)
     dress = a["dress"] == 1
-    shorts = (not dress) and rc.random() < (0.4 if short_sleeve else 0.06)
-    tights = garment_colour("black", rc) if dress and rc.random() < 0.35 else None
-    belt = _pick(rc, _ACCESSORY[:5], 0.02) if (not dress and rc.random() < 0.35) else None
+    shorts = (not dress) and rl.random() < (0.4 if short_sleeve else 0.06)
+    tights = garment_colour("black", rl) if dress and rl.random() < 0.35 else None
+    belt = _pick(rl, _ACCESSORY[:5], 0.02) if (not dress and rl.random() < 0.35) else None
+    side_stripe = (not dress) and rl.random() < 0.12
+    dress_hem = rl.uniform(0.17, 0.33)
 
-    shoe = garment_colour("black" if a["shoe_colour"] == 1 else "white", rc)
-    if a["shoe_colour"] == 1 and rc.random() < 0.35:
-        shoe = garment_colour("brown", rc) * np.float32(0.6)
+    rs = part(15, "shoe_colour", "boots")
+    shoe = garment_colour("black" if a["shoe_colour"] == 1 else "white", rs)
+    if a["shoe_colour"] == 1 and rs.random() < 0.35:
+        shoe = garment_colour("brown", rs) * np.float32(0.6)
     boots = a["boots"] == 1
+    boot_top = rs.uniform(0.11, 0.19)
 
+    rg = part(16, "glasses")
     glasses = None
     sunglasses = False
     if a["glasses"] == 1:
-        sunglasses = rc.random() < 0.35
-        glasses = _rgb((0.05, 0.05, 0.06)) if sunglasses else _pick(rc, _ACCESSORY[:5], 0.02)
-    hat = _pick(rc, _ACCESSORY, 0.05) if a["hat"] == 1 else None
-    bag = _pick(rc, _ACCESSORY, 0.05) if a["bag"] == 1 else None
+        sunglasses = rg.random() < 0.35
+        glasses = _rgb((0.05, 0.05, 0.06)) if sunglasses else _pick(rg, _ACCESSORY[:5], 0.02)
+    ra = part(17, "hat")
+    hat = _pick(ra, _ACCESSORY, 0.05) if a["hat"] == 1 else None
+    hat_kind = int(ra.integers(3))
+    rk = part(18, "bag")
+    bag = _pick(rk, _ACCESSORY, 0.05) if a["bag"] == 1 else None
+    bag_kind = int(rk.random() < 0.3)
+    bag_size = rk.uniform(0.85, 1.2)
 
     return Look(
         female=female, age=age, fill=fill, head_r=head_r, shoulder_hw=shoulder_hw, hip_hw=hip_hw, build=build,
         hip_y=hip_y, lean=lean, skin=skin, hair=hair, long_hair=long_hair, hair_len=hair_len,
         hair_volume=hair_volume, ponytail=ponytail, top=top, top2=top2, pattern=pattern, pattern_n=pattern_n,
-        logo_back=bool(rc.random() < 0.3), short_sleeve=short_sleeve, sleeve_len=rc.uniform(0.35, 0.7),
-        hem_y=hem_y, lower=lower, dress=dress, dress_hem=rc.uniform(0.17, 0.33), shorts=shorts,
-        side_stripe=(not dress) and rc.random() < 0.12, belt=belt, tights=tights, shoe=shoe, boots=boots,
-        boot_top=rc.uniform(0.11, 0.19), glasses=glasses, sunglasses=sunglasses, hat=hat,
-        hat_kind=int(rc.integers(3)), bag=bag, bag_kind=int(rc.random() < 0.3), bag_size=rc.uniform(0.85, 1.2),
-        stride=rb.uniform(0.75, 1.2),
+        logo_back=logo_back, short_sleeve=short_sleeve, sleeve_len=sleeve_len, hem_y=hem_y, lower=lower,
+        dress=dress, dress_hem=dress_hem, shorts=shorts, side_stripe=side_stripe, belt=belt, tights=tights,
+        shoe=shoe, boots=boots, boot_top=boot_top, glasses=glasses, sunglasses=sunglasses, hat=hat,
+        hat_kind=hat_kind, bag=bag, bag_kind=bag_kind, bag_size=bag_size, stride=stride,
     )
 
 

@@ -19,12 +19,15 @@ _SCALE = float(1 << SHIFT)
 _AA = cv2.LINE_AA
 
 _T = np.linspace(0.0, 1.0, 18)  # arc parameter for cut ellipses
+_FLAT = ((1.0, 1.0),)
+_LAYER_CACHE: dict[tuple[float, bool], tuple[tuple[float, float], ...]] = {}
 
 
 def _col(colour, f: float = 1.0) -> tuple[float, float, float]:
-    r, g, b = colour[0], colour[1], colour[2]
+    """0..1 RGB (any sequence) times f -> OpenCV's 0..255 colour tuple."""
+    r, g, b = (colour.tolist() if isinstance(colour, np.ndarray) else colour)
     k = 255.0 * f
-    return (min(float(r) * k, 255.0), min(float(g) * k, 255.0), min(float(b) * k, 255.0))
+    return (min(r * k, 255.0), min(g * k, 255.0), min(b * k, 255.0))
 
 
 class Painter:
@@ -39,13 +42,17 @@ class Painter:
         self.h, self.w = img.shape[:2]
         self.fine = self.h >= 256  # more shading layers at high resolution
 
-    def _layers(self, shade: float, size_px: float) -> list[tuple[float, float]]:
+    def _layers(self, shade: float, size_px: float) -> tuple[tuple[float, float], ...]:
         """(size factor, brightness) from the outside in."""
-        if not shade or size_px < 1.6:
-            return [(1.0, 1.0)]
-        if self.fine:
-            return [(1.0, 1.0 - shade), (0.8, 1.0 - 0.5 * shade), (0.55, 1.0)]
-        return [(1.0, 1.0 - 0.8 * shade), (0.6, 1.0)]
+        if not shade or size_px < 2.0:
+            return _FLAT
+        key = (shade, self.fine)
+        got = _LAYER_CACHE.get(key)
+        if got is None:
+            got = (((1.0, 1.0 - shade), (0.8, 1.0 - 0.5 * shade), (0.55, 1.0)) if self.fine
+                   else ((1.0, 1.0 - 0.8 * shade), (0.6, 1.0)))
+            _LAYER_CACHE[key] = got
+        return got
 
     def _fill(self, pts: np.ndarray, colour, opacity: float, convex: bool = True) -> None:
         ipts = np.rint(pts * _SCALE).astype(np.int32)
@@ -69,8 +76,11 @@ class Painter:
         roi = self.img[y0:y1, x0:x1]
         cv2.addWeighted(layer[y0:y1, x0:x1], opacity, roi, 1.0 - opacity, 0.0, dst=roi)
 
-    def capsule(self, ax, ay, bx, by, ra, rb, colour, shade: float = 0.35, opacity: float = 1.0) -> None:
-        """A limb: segment a->b whose radius goes ra->rb (two discs joined by their tangent quad)."""
+    def capsule(self, ax, ay, bx, by, ra, rb, colour, shade: float = 0.35, opacity: float = 1.0,
+                cap_a: bool = True, cap_b: bool = True) -> None:
+        """A limb: segment a->b whose radius goes ra->rb (two discs joined by their tangent quad).
+
+        cap_a / cap_b = False leaves out an end disc that another part always covers (a joint)."""
         dx, dy = bx - ax, by - ay
         ln = math.hypot(dx, dy)
         if ln < 1e-6:
@@ -79,15 +89,18 @@ class Painter:
         if opacity < 0.999:
             r = max(ra, rb)
             box = np.array(((min(ax, bx) - r, min(ay, by) - r), (max(ax, bx) + r, max(ay, by) + r)))
-            self._blended(lambda canvas: Painter(canvas).capsule(ax, ay, bx, by, ra, rb, colour, shade), box, opacity)
+            self._blended(lambda canvas: Painter(canvas).capsule(ax, ay, bx, by, ra, rb, colour, shade, 1.0,
+                                                                 cap_a, cap_b), box, opacity)
             return
         img = self.img
         for f, light in self._layers(shade, min(ra, rb)):
             r1, r2 = max(ra * f, 0.35), max(rb * f, 0.35)
             col = _col(colour, light)
             S = _SCALE
-            cv2.circle(img, (int(ax * S + 0.5), int(ay * S + 0.5)), int(r1 * S + 0.5), col, -1, _AA, SHIFT)
-            cv2.circle(img, (int(bx * S + 0.5), int(by * S + 0.5)), int(r2 * S + 0.5), col, -1, _AA, SHIFT)
+            if cap_a:
+                cv2.circle(img, (int(ax * S + 0.5), int(ay * S + 0.5)), int(r1 * S + 0.5), col, -1, _AA, SHIFT)
+            if cap_b:
+                cv2.circle(img, (int(bx * S + 0.5), int(by * S + 0.5)), int(r2 * S + 0.5), col, -1, _AA, SHIFT)
             quad = np.array((((ax + nx * r1) * S, (ay + ny * r1) * S), ((bx + nx * r2) * S, (by + ny * r2) * S),
                              ((bx - nx * r2) * S, (by - ny * r2) * S), ((ax - nx * r1) * S, (ay - ny * r1) * S)))
             cv2.fillConvexPoly(img, (quad + 0.5).astype(np.int32), col, _AA, SHIFT)

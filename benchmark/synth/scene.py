@@ -110,53 +110,80 @@ def _trees(img: np.ndarray, y_base: float, n: int, size: float, rng: np.random.G
             p.ellipse(x, y_base - r * 1.5, r * rng.uniform(0.7, 1.0), r, g, shade=0.35)
 
 
+class _Variant:
+    """Another place of the same kind: variant 0 is the source's own scene; any other variant redraws
+    its colours, proportions and horizon (a target twin's campus is not FineGPR's city)."""
+
+    def __init__(self, scene: int, variant: int):
+        self.on = variant != 0
+        self.rng = np.random.default_rng([0xBAC, scene, variant])
+
+    def c(self, colour):
+        if not self.on:
+            return colour
+        tint = self.rng.uniform(0.8, 1.2, 3) * self.rng.uniform(0.8, 1.15)
+        return tuple(float(v) for v in np.clip(np.asarray(colour) * tint, 0.02, 0.98))
+
+    def f(self, x: float, lo: float = 0.7, hi: float = 1.45) -> float:
+        return x * self.rng.uniform(lo, hi) if self.on else x
+
+    def horizon(self, frac: float) -> float:
+        return float(np.clip(frac + self.rng.uniform(-0.07, 0.07), 0.25, 0.6)) if self.on else frac
+
+
 @lru_cache(maxsize=64)
-def panorama(scene: int, h: int, w: int) -> np.ndarray:
+def panorama(scene: int, h: int, w: int, variant: int = 0) -> np.ndarray:
     """The scene's background panorama (h x PANORAMA_WIDTHS*w x 3 uint8), read-only.
 
-    Built in float (fills, gradients, textures); shapes go through the uint8 Painter via _Paint.
+    `variant` picks another place of the same kind (0 = the source's). Built in float (fills,
+    gradients, textures); shapes go through the uint8 Painter via _Paint.
     """
     if not 1 <= scene <= 9:
         raise ValueError(f"scene code {scene} out of range 1..9")
     W = w * PANORAMA_WIDTHS
     img = np.zeros((h, W, 3), np.float32)
-    rng = np.random.default_rng([0x5CE7E, scene])
-    hz = int(round(_HORIZON[scene] * h))
+    rng = np.random.default_rng([0x5CE7E, scene] + ([variant] if variant else []))
+    V = _Variant(scene, variant)
+    C, F = V.c, V.f
+    hz = int(round(V.horizon(_HORIZON[scene]) * h))
     if scene == 1:  # urban: concrete office block over a paved sidewalk
-        _facade(img, 0, hz, (0.62, 0.61, 0.58), (0.16, 0.22, 0.30), 2.2, 3, rng, frame=(0.45, 0.45, 0.44))
-        _ground(img, hz, (0.66, 0.64, 0.60), (0.50, 0.49, 0.47), 0.9, 0.10, rng)
+        _facade(img, 0, hz, C((0.62, 0.61, 0.58)), C((0.16, 0.22, 0.30)), F(2.2), int(F(3)), rng,
+                frame=C((0.45, 0.45, 0.44)))
+        _ground(img, hz, C((0.66, 0.64, 0.60)), C((0.50, 0.49, 0.47)), F(0.9), 0.10, rng)
     elif scene == 2:  # urban: brick wall over an asphalt street
-        _facade(img, 0, hz, (0.52, 0.26, 0.19), (0.58, 0.30, 0.22), 6.0, 9, rng)
-        img[hz - max(h // 40, 1):hz] = (0.55, 0.55, 0.53)
-        _ground(img, hz, (0.27, 0.27, 0.29), (0.85, 0.85, 0.80), 1.6, 0.07, rng, texture=0.12, lines="lanes")
+        _facade(img, 0, hz, C((0.52, 0.26, 0.19)), C((0.58, 0.30, 0.22)), F(6.0), int(F(9)), rng)
+        img[hz - max(h // 40, 1):hz] = C((0.55, 0.55, 0.53))
+        _ground(img, hz, C((0.27, 0.27, 0.29)), C((0.85, 0.85, 0.80)), F(1.6), 0.07, rng, texture=0.12,
+                lines="lanes")
     elif scene == 3:  # wild: meadow with a tree line under open sky
-        _sky(img, hz, (0.45, 0.65, 0.90), (0.78, 0.86, 0.93))
-        _trees(img, hz + 2, int(10 * PANORAMA_WIDTHS), 0.09, rng, trunk=False)
-        _ground(img, hz, (0.36, 0.55, 0.22), (0.36, 0.55, 0.22), 1.0, 0.0, rng, texture=0.18, lines="none")
+        _sky(img, hz, C((0.45, 0.65, 0.90)), C((0.78, 0.86, 0.93)))
+        _trees(img, hz + 2, int(F(10) * PANORAMA_WIDTHS), F(0.09), rng, trunk=False)
+        _ground(img, hz, C((0.36, 0.55, 0.22)), (0, 0, 0), 1.0, 0.0, rng, texture=0.18, lines="none")
     elif scene == 4:  # urban: glass office over a light stone plaza
-        _facade(img, 0, hz, (0.30, 0.36, 0.42), (0.45, 0.62, 0.78), 1.4, 2, rng, frame=(0.25, 0.27, 0.30))
-        _ground(img, hz, (0.80, 0.76, 0.66), (0.62, 0.58, 0.50), 1.4, 0.05, rng)
+        _facade(img, 0, hz, C((0.30, 0.36, 0.42)), C((0.45, 0.62, 0.78)), F(1.4), int(F(2)), rng,
+                frame=C((0.25, 0.27, 0.30)))
+        _ground(img, hz, C((0.80, 0.76, 0.66)), C((0.62, 0.58, 0.50)), F(1.4), 0.05, rng)
     elif scene == 5:  # wild: forest path
-        _sky(img, hz, (0.30, 0.40, 0.30), (0.40, 0.48, 0.36))
-        _trees(img, hz + 4, int(14 * PANORAMA_WIDTHS), 0.16, rng,
-               greens=((0.10, 0.24, 0.10), (0.14, 0.30, 0.12), (0.18, 0.34, 0.16)))
-        _ground(img, hz, (0.42, 0.33, 0.22), (0.42, 0.33, 0.22), 1.0, 0.0, rng, texture=0.2, lines="none")
+        _sky(img, hz, C((0.30, 0.40, 0.30)), C((0.40, 0.48, 0.36)))
+        _trees(img, hz + 4, int(F(14) * PANORAMA_WIDTHS), F(0.16), rng,
+               greens=(C((0.10, 0.24, 0.10)), C((0.14, 0.30, 0.12)), C((0.18, 0.34, 0.16))))
+        _ground(img, hz, C((0.42, 0.33, 0.22)), (0, 0, 0), 1.0, 0.0, rng, texture=0.2, lines="none")
         side = _noise((h - hz, img.shape[1]), (3, PANORAMA_WIDTHS * 3), rng)
-        grass = np.asarray((0.25, 0.40, 0.16), np.float32)
+        grass = np.asarray(C((0.25, 0.40, 0.16)), np.float32)
         img[hz:] = np.where((side > 0.25)[..., None], grass, img[hz:])
     elif scene == 6:  # urban: shop fronts with awnings over a tiled floor
-        _facade(img, 0, hz, (0.78, 0.74, 0.66), (0.20, 0.22, 0.26), 1.1, 1, rng)
-        awn = [(0.70, 0.15, 0.12), (0.12, 0.45, 0.22), (0.85, 0.70, 0.15), (0.15, 0.30, 0.60)]
-        step = h * 0.9
+        _facade(img, 0, hz, C((0.78, 0.74, 0.66)), C((0.20, 0.22, 0.26)), F(1.1), 1, rng)
+        awn = [C((0.70, 0.15, 0.12)), C((0.12, 0.45, 0.22)), C((0.85, 0.70, 0.15)), C((0.15, 0.30, 0.60))]
+        step = h * F(0.9)
         with _Paint(img) as p:
             for k in range(int(img.shape[1] / step) + 1):
                 col = np.asarray(awn[rng.integers(len(awn))], np.float32)
                 p.box(k * step + 2, 0.08 * h, (k + 1) * step - 2, 0.16 * h, col)
-        _ground(img, hz, (0.55, 0.55, 0.57), (0.40, 0.40, 0.42), 0.6, 0.08, rng)
+        _ground(img, hz, C((0.55, 0.55, 0.57)), C((0.40, 0.40, 0.42)), F(0.6), 0.08, rng)
     elif scene == 7:  # urban: street with parked cars
-        _sky(img, int(0.12 * h), (0.60, 0.72, 0.88), (0.75, 0.80, 0.86))
-        _facade(img, int(0.12 * h), hz, (0.55, 0.50, 0.45), (0.25, 0.28, 0.32), 3.0, 3, rng)
-        img[hz:hz + int(0.10 * h)] = (0.50, 0.50, 0.49)  # the far sidewalk the cars park on
+        _sky(img, int(0.12 * h), C((0.60, 0.72, 0.88)), C((0.75, 0.80, 0.86)))
+        _facade(img, int(0.12 * h), hz, C((0.55, 0.50, 0.45)), C((0.25, 0.28, 0.32)), F(3.0), int(F(3)), rng)
+        img[hz:hz + int(0.10 * h)] = C((0.50, 0.50, 0.49))  # the far sidewalk the cars park on
         cars = [(0.75, 0.1, 0.1), (0.1, 0.1, 0.12), (0.85, 0.85, 0.85), (0.2, 0.3, 0.6), (0.5, 0.5, 0.52)]
         x = rng.uniform(0, h * 0.3)
         with _Paint(img) as p:
@@ -167,39 +194,43 @@ def panorama(scene: int, h: int, w: int) -> np.ndarray:
                 p.box(x, base - 0.10 * h, x + cw, base, col)
                 p.box(x + cw * 0.2, base - 0.16 * h, x + cw * 0.8, base - 0.09 * h, col * np.float32(0.6))
                 x += cw + h * rng.uniform(0.05, 0.3)
-        _ground(img, hz + int(0.10 * h), (0.33, 0.33, 0.34), (0.90, 0.90, 0.88), 1.0, 0.05, rng, texture=0.1,
-                lines="lanes")
+        _ground(img, hz + int(0.10 * h), C((0.33, 0.33, 0.34)), C((0.90, 0.90, 0.88)), F(1.0), 0.05, rng,
+                texture=0.1, lines="lanes")
     elif scene == 8:  # wild: beach with the sea behind
-        _sky(img, hz, (0.50, 0.72, 0.95), (0.85, 0.90, 0.95))
-        sea = int(hz + 0.08 * h)
-        img[hz:sea] = (0.20, 0.42, 0.62)
-        _ground(img, sea, (0.86, 0.78, 0.58), (0.86, 0.78, 0.58), 1.0, 0.0, rng, texture=0.1, lines="none")
+        _sky(img, hz, C((0.50, 0.72, 0.95)), C((0.85, 0.90, 0.95)))
+        sea = int(hz + F(0.08) * h)
+        img[hz:sea] = C((0.20, 0.42, 0.62))
+        _ground(img, sea, C((0.86, 0.78, 0.58)), (0, 0, 0), 1.0, 0.0, rng, texture=0.1, lines="none")
     else:  # 9 urban park: hedge and lamp posts along a paved path with lawn
-        _facade(img, 0, int(0.25 * h), (0.70, 0.68, 0.64), (0.30, 0.34, 0.40), 2.0, 1, rng)
-        img[int(0.25 * h):hz] = (0.15, 0.30, 0.13)
+        top = int(F(0.25) * h)
+        _facade(img, 0, top, C((0.70, 0.68, 0.64)), C((0.30, 0.34, 0.40)), F(2.0), 1, rng)
+        img[top:hz] = C((0.15, 0.30, 0.13))
         tex = _noise((h, img.shape[1]), (h // 6, img.shape[1] // 6), rng)
-        img[int(0.25 * h):hz] *= (1.0 + 0.25 * tex[int(0.25 * h):hz, :, None])
+        img[top:hz] *= (1.0 + 0.25 * tex[top:hz, :, None])
+        step = h * F(0.8)
         with _Paint(img) as p:
-            for k in range(int(img.shape[1] / (h * 0.8)) + 1):
-                x = k * h * 0.8 + h * 0.2
+            for k in range(int(img.shape[1] / step) + 1):
+                x = k * step + h * 0.2
                 p.capsule(x, 0.02 * h, x, hz + 0.02 * h, 0.012 * h, 0.012 * h, (0.12, 0.12, 0.13), shade=0.2)
                 p.ellipse(x, 0.03 * h, 0.04 * h, 0.025 * h, (0.95, 0.92, 0.75), shade=0.0)
-        _ground(img, hz, (0.60, 0.58, 0.55), (0.34, 0.50, 0.22), 1.2, 0.12, rng)
+        _ground(img, hz, C((0.60, 0.58, 0.55)), C((0.34, 0.50, 0.22)), F(1.2), 0.12, rng)
     out = (np.clip(img, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
     out.setflags(write=False)
+    _HZ[(scene, h, w, variant)] = hz
     return out
 
 
-def background(scene: int, h: int, w: int, view: float, rng: np.random.Generator) -> np.ndarray:
-    """A writable h x w uint8 crop of the scene at camera position `view` (0..1) with per-image jitter."""
-    pano = panorama(int(scene), h, w)
+_HZ: dict[tuple[int, int, int, int], int] = {}  # the horizon row of each built panorama
+
+
+def background(scene: int, h: int, w: int, view: float, rng: np.random.Generator, variant: int = 0
+               ) -> tuple[np.ndarray, int]:
+    """A writable h x w uint8 crop of the scene at camera position `view` (0..1) with per-image jitter,
+    and the horizon row (where the ground starts)."""
+    pano = panorama(int(scene), h, w, int(variant))
     span = pano.shape[1] - w
     x = int(round(np.clip(view + rng.uniform(-0.04, 0.04), 0.0, 1.0) * span))
-    return pano[:, x:x + w].copy()
-
-
-def horizon(scene: int) -> float:
-    return _HORIZON[int(scene)]
+    return pano[:, x:x + w].copy(), _HZ[(int(scene), h, w, int(variant))]
 
 
 # ---- weather ---------------------------------------------------------------
@@ -216,12 +247,11 @@ WEATHER_FX = {
 }
 
 
-def weather_ground(img: np.ndarray, scene: int, weather: int, rng: np.random.Generator) -> None:
-    """Snow cover or wet ground on the uint8 background, before the person is drawn (in place)."""
+def weather_ground(img: np.ndarray, hz: int, weather: int, rng: np.random.Generator) -> None:
+    """Snow cover or wet ground below the horizon row `hz` of the uint8 background (in place)."""
     _, snow, wet, *_ = WEATHER_FX[weather]
     if not snow and not wet:
         return
-    hz = int(round(_HORIZON[int(scene)] * img.shape[0]))
     ground = img[hz:]
     if snow:
         a = snow * rng.uniform(0.85, 1.0)
@@ -249,7 +279,7 @@ def _rain_texture(h: int, w: int) -> np.ndarray:
         x, y = rng.uniform(0, 2 * w), rng.uniform(0, 2 * h)
         ln = rng.uniform(0.04, 0.09) * h
         p.capsule(x, y, x + 0.25 * ln, y + ln, 0.35, 0.35, (1.0, 1.0, 1.0), shade=0.0)
-    tex = p.img[..., 0].astype(np.float32) * np.float32(0.22 / 255.0)
+    tex = p.img.astype(np.float32) * np.float32(0.22 / 255.0)  # 3 channels: no broadcasting in the blend
     tex.setflags(write=False)
     return tex
 
@@ -259,12 +289,14 @@ def _saturation(s: float) -> np.ndarray:
     return np.float64(s) * np.eye(3) + np.float64(1.0 - s) / 3.0 * np.ones((3, 3))
 
 
-def weather_colour(weather: int, mean_rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The weather's saturation and contrast as an affine colour map x -> A x + a (0..255 units)."""
-    sat, contrast = WEATHER_FX[weather][5], WEATHER_FX[weather][6]
-    A = contrast * _saturation(sat)
-    a = np.full(3, (1.0 - contrast) * float(np.mean(mean_rgb)))
-    return A, a
+def weather_colour(weather: int, mean_grey: float) -> tuple[np.ndarray, np.ndarray]:
+    """The weather's saturation and contrast as an affine colour map x -> A x + a (0..255 units);
+    contrast pivots on `mean_grey`, the image's mean brightness."""
+    contrast = WEATHER_FX[weather][6]
+    return _WEATHER_A[weather], np.full(3, (1.0 - contrast) * mean_grey)
+
+
+_WEATHER_A = {w: fx[6] * _saturation(fx[5]) for w, fx in WEATHER_FX.items()}
 
 
 def weather_fog(weather: int, h: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray] | None:
@@ -283,7 +315,7 @@ def particles(img: np.ndarray, weather: int, white: np.ndarray, rng: np.random.G
     if rain:
         tex = _rain_texture(h, w)
         y, x = int(rng.integers(h)), int(rng.integers(w))
-        t = tex[y:y + h, x:x + w, None]
+        t = tex[y:y + h, x:x + w]
         img += t * (np.asarray(white * 0.85, np.float32) - img)
     if flakes:
         n = int(flakes * h * w * rng.uniform(0.7, 1.3))
@@ -312,11 +344,19 @@ ILLUMINATION_FX = {
 def illumination(illum: int, h: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray | None, float]:
     """Time of day: colour matrix (brightness x colour temperature x saturation), an optional per-row
     gain (a street lamp above at night) and the brightness, so sensor noise can grow in the dark."""
-    gain, tint, sat, _ = ILLUMINATION_FX[illum]
-    gain *= rng.uniform(0.9, 1.1)
-    B = gain * np.diag(tint) @ _saturation(sat)
-    rows = np.linspace(1.35, 0.85, h) if illum in (1, 7) else None
-    return B, rows, float(gain)
+    gain = ILLUMINATION_FX[illum][0] * rng.uniform(0.9, 1.1)
+    rows = _lamp_rows(h) if illum in (1, 7) else None
+    return _ILLUM_B[illum] * gain, rows, float(gain)
+
+
+_ILLUM_B = {k: np.diag(fx[1]) @ _saturation(fx[2]) for k, fx in ILLUMINATION_FX.items()}
+
+
+@lru_cache(maxsize=16)
+def _lamp_rows(h: int) -> np.ndarray:
+    rows = np.linspace(1.35, 0.85, h)
+    rows.setflags(write=False)
+    return rows
 
 
 def daylight(illum: int) -> float:

@@ -16,7 +16,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from benchmark.attributes import ALL_ATTRIBUTES, BY_NAME, ENV_ATTRIBUTES
+from benchmark.attributes import ALL_ATTRIBUTES, BY_NAME
 from benchmark.synth.camera import STYLE_KEYS, validate_style
 
 TWINS_DIR = Path(__file__).with_name("twins")
@@ -43,8 +43,8 @@ CAMERA_IDS: dict[str, tuple[int, int]] = {
     "market1501": (1, 6), "dukemtmc": (1, 8), "cuhk03": (1, 2), "msmt17": (1, 15), "personx": (1, 9),
     "randperson": (0, 99), "unreal": (1, 999), "syri": (0, 99999), "somaset": (0, 999), "finegpr": (0, 999),
 }
-TOP_KEYS = ("name", "format", "description", "seed", "size", "prior", "cameras", "camera_gen", "scales",
-            "model_version", "generated", "counts")
+TOP_KEYS = ("name", "format", "description", "seed", "size", "prior", "camera_defaults", "cameras", "camera_gen",
+            "scales", "model_version", "generated", "counts")
 _CAMERA_KEYS = ("id", "group", "scenes", "viewpoints", "weathers", "illuminations", "style")
 _RESTRICT = {"scenes": "scene", "viewpoints": "viewpoint", "weathers": "weather", "illuminations": "illumination"}
 _GEN_KEYS = ("count", "groups", "first_id", "scenes", "scenes_per_camera", "illuminations_per_camera",
@@ -254,18 +254,25 @@ def _codes(v: Any, attr_name: str, where: str) -> tuple[int, ...]:
 
 
 def _cameras(raw: Mapping[str, Any], fmt: str, prior, seed: int, where: str) -> list[CameraSpec]:
+    defaults = raw.get("camera_defaults", {})
+    if not isinstance(defaults, dict):
+        raise SpecError(f"{where}: [camera_defaults] must be a table of style keys")
+    try:
+        validate_style(defaults, f"{where}: camera_defaults")
+    except ValueError as exc:
+        raise SpecError(str(exc)) from None
     has_list, has_gen = "cameras" in raw, "camera_gen" in raw
     if has_list and has_gen:
         raise SpecError(f"{where}: give either [[cameras]] or [camera_gen], not both")
     if has_gen:
-        cams = _generate_cameras(raw["camera_gen"], prior, seed, f"{where}: camera_gen")
+        cams = _generate_cameras(raw["camera_gen"], prior, seed, f"{where}: camera_gen", defaults)
     elif has_list:
         items = raw["cameras"]
         if not isinstance(items, list) or not items or not all(isinstance(c, dict) for c in items):
             raise SpecError(f"{where}: [[cameras]] must be a non-empty array of tables")
-        cams = [_camera(c, k, f"{where}: cameras[{k}]") for k, c in enumerate(items)]
+        cams = [_camera(c, k, f"{where}: cameras[{k}]", defaults) for k, c in enumerate(items)]
     else:
-        cams = [CameraSpec(id=1, group=1, restrict={}, style=validate_style(None))]
+        cams = [CameraSpec(id=1, group=1, restrict={}, style=validate_style(defaults))]
     lo, hi = CAMERA_IDS[fmt]
     seen = set()
     for k, c in enumerate(cams):
@@ -279,7 +286,7 @@ def _cameras(raw: Mapping[str, Any], fmt: str, prior, seed: int, where: str) -> 
     return cams
 
 
-def _camera(c: Mapping[str, Any], k: int, where: str) -> CameraSpec:
+def _camera(c: Mapping[str, Any], k: int, where: str, defaults: Mapping[str, Any]) -> CameraSpec:
     unknown = [key for key in c if key not in _CAMERA_KEYS]
     if unknown:
         raise SpecError(f"{where}: unknown key(s) {', '.join(unknown)}; expected some of: {', '.join(_CAMERA_KEYS)}")
@@ -292,7 +299,7 @@ def _camera(c: Mapping[str, Any], k: int, where: str) -> CameraSpec:
     if not isinstance(style, dict):
         raise SpecError(f"{where}.style must be a table, got {style!r}")
     try:
-        st = validate_style(style, f"{where}.style")
+        st = validate_style({**defaults, **style}, f"{where}.style")
     except ValueError as exc:
         raise SpecError(str(exc)) from None
     return CameraSpec(id=int(cid), group=int(group), restrict=restrict, style=st)
@@ -307,7 +314,7 @@ def _range(g: Mapping[str, Any], key: str, default, where: str) -> tuple[float, 
     raise SpecError(f"{where}.{key} must be a number or a [low, high] range, got {v!r}")
 
 
-def _generate_cameras(g: Any, prior, seed: int, where: str) -> list[CameraSpec]:
+def _generate_cameras(g: Any, prior, seed: int, where: str, defaults: Mapping[str, Any]) -> list[CameraSpec]:
     """Many cameras from ranges (SOMAset's 250, SyRI's 140 light maps, Unreal's 34), drawn from the seed."""
     if not isinstance(g, dict):
         raise SpecError(f"{where} must be a table")
@@ -329,8 +336,7 @@ def _generate_cameras(g: Any, prior, seed: int, where: str) -> list[CameraSpec]:
         if not _is_int(v) or not lo <= v <= hi:
             raise SpecError(f"{where}.{key} must be an integer {lo}..{hi}, got {v!r}")
     rng = np.random.default_rng([int(seed), 0xCA3])
-    ranges = {k: _range(g, k, STYLE_KEYS[k][0] if k != "cast" else 0.0, where)
-              for k in STYLE_KEYS if k not in ("view",)}
+    ranges = {k: _range(g, k, None, where) for k in STYLE_KEYS if k in g and k != "view"}
     cams = []
     in_group: dict[int, int] = {}
     for k in range(count):
@@ -346,12 +352,12 @@ def _generate_cameras(g: Any, prior, seed: int, where: str) -> list[CameraSpec]:
         if span < 36:  # a camera sees people walk one way: a band of viewpoints
             start = int(rng.integers(36))
             restrict["viewpoint"] = tuple(sorted(((start + i) % 36) + 1 for i in range(span)))
-        style: dict[str, Any] = {}
+        style: dict[str, Any] = dict(defaults)
         for key, (lo, hi) in ranges.items():
             if key == "cast":
                 style["cast"] = [round(float(1.0 + rng.uniform(-hi, hi)), 4) for _ in range(3)]
-            elif key == "jpeg":
-                style["jpeg"] = int(round(rng.uniform(lo, hi)))
+            elif key in ("jpeg", "backdrop"):
+                style[key] = int(round(rng.uniform(lo, hi)))
             else:
                 style[key] = round(float(rng.uniform(lo, hi)), 4)
         style["view"] = round(float(rng.uniform(0.0, 1.0)), 4)

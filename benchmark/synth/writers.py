@@ -15,6 +15,7 @@ import csv
 import io
 import os
 import shutil
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Callable
 
@@ -42,12 +43,16 @@ def make_twin(
     seed: int = 0,
     overwrite: bool = False,
     progress: Progress | None = None,
+    workers: int = 1,
 ) -> Path:
     """Generate twin `name_or_toml` (a built-in name or a spec .toml) under `<data_root>/<name>/`.
 
     Returns that base folder (what torchreid calls `root`). `progress(done, total)` is
     called as images are written. Refuses to replace a non-empty folder unless overwrite.
+    workers > 1 renders in that many processes; the files are the same bytes either way.
     """
+    if not isinstance(workers, int) or workers < 1:
+        raise ValueError(f"workers must be a positive integer, got {workers!r}")
     spec = load_twin_spec(name_or_toml)
     root = Path(data_root).expanduser()
     target = root / spec.name
@@ -64,7 +69,7 @@ def make_twin(
         shutil.rmtree(tmp)
     try:
         tmp.mkdir()
-        write_plan(plan, tmp, progress)
+        write_plan(plan, tmp, progress, workers)
         if target.exists():
             old = root / f".{spec.name}.old-{os.getpid()}"
             target.rename(old)
@@ -78,19 +83,27 @@ def make_twin(
     return target
 
 
-def write_plan(plan: Plan, base: Path, progress: Progress | None = None) -> None:
+def write_plan(plan: Plan, base: Path, progress: Progress | None = None, workers: int = 1) -> None:
     """Render and write every planned image plus the extra files into `base` (an empty folder)."""
     spec = plan.spec
-    made: set[Path] = set()
+    for parent in sorted({(base / j.relpath).parent for j in plan.jobs}):
+        parent.mkdir(parents=True, exist_ok=True)
     total = len(plan.jobs)
-    for k, job in enumerate(plan.jobs):
-        path = base / job.relpath
-        if path.parent not in made:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            made.add(path.parent)
-        path.write_bytes(encode_job(plan, job))
-        if progress is not None and ((k + 1) % 64 == 0 or k + 1 == total):
-            progress(k + 1, total)
+    step = max(1, min(64, -(-total // (4 * workers))))  # small plans still spread over the workers
+    chunks = [(k, min(k + step, total)) for k in range(0, total, step)]
+    done = 0
+    if workers > 1 and len(chunks) > 1:
+        with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(plan, base)) as pool:
+            for n in pool.map(_write_chunk, chunks):
+                done += n
+                if progress is not None:
+                    progress(done, total)
+    else:
+        _init_worker(plan, base)
+        for chunk in chunks:
+            done += _write_chunk(chunk)
+            if progress is not None:
+                progress(done, total)
     for rel, lines in plan.lists.items():
         p = base / rel
         p.parent.mkdir(parents=True, exist_ok=True)
@@ -99,6 +112,24 @@ def write_plan(plan: Plan, base: Path, progress: Progress | None = None) -> None
         _write_attributes_csv(plan, base / "finegpr" / "attributes.csv")
     _write_labels(plan, base / LABELS_FILE)
     (base / TWIN_FILE).write_text(twin_toml(plan))
+
+
+_WORK: tuple[Plan, Path] | None = None  # the plan a (worker) process renders from
+
+
+def _init_worker(plan: Plan, base: Path) -> None:
+    global _WORK
+    _WORK = (plan, base)
+
+
+def _write_chunk(bounds: tuple[int, int]) -> int:
+    """Render and write jobs [start, stop) of the current plan; each file depends on its job alone."""
+    assert _WORK is not None
+    plan, base = _WORK
+    for k in range(*bounds):
+        job = plan.jobs[k]
+        (base / job.relpath).write_bytes(encode_job(plan, job))
+    return bounds[1] - bounds[0]
 
 
 def render_job(plan: Plan, job: Job) -> np.ndarray:

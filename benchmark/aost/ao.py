@@ -1,0 +1,219 @@
+"""The attribute-optimisation stage (AO, Stage I of AOST): source + unlabeled target -> V* and L*.
+
+Algorithm 1, lines 3-10, as run here:
+
+1. probe: `profile.ao_probe` source images stratified over the attributes
+   (rendered for sim- sources), and `profile.ao_target_images` images of the
+   target's train split (files only: the target's labels are never read);
+2. VGG-19 Eq. 1-2 vectors of both, as sketches (cached per dataset
+   fingerprint, so another budget or seed of the search reuses them), and
+   D_total (Eq. 3, median-scaled) for every probe x target pair;
+3. the loop of Algorithm 1 (`rounds` times): each target image casts one unit
+   of claim over the probe images (softmax of -D_total / h, weighted by the
+   current V); an XGBoost surrogate (count:poisson, native categorical
+   attributes) learns attributes -> claim, whose negative log is the distance
+   d(x); PSO finds the product distribution minimising E_V[d] - H(V) (with a
+   term for the probe's own design distribution), i.e. the closest product
+   distribution to "where the target's images land among the source's cells".
+   Round r+1 reweights the claims by round r's V (an EM step: the sharper V,
+   the sharper the claims);
+4. L*: `budget` images drawn (or rendered) by V* (benchmark.aost.select).
+
+Wall seconds of every sub-stage are returned with the result.
+"""
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from benchmark.attributes import BY_NAME
+from benchmark.aost import distances as dist
+from benchmark.aost.probe import build_probe, empirical_marginals, searchable_attributes
+from benchmark.aost.search import SearchSpace, search_distribution
+from benchmark.aost.select import select
+from benchmark.aost.surrogate import TreeExpectation, fit_surrogate
+from benchmark.datasets.records import Dataset, Record
+from benchmark.profiles import Profile
+
+VGG_SEED = 0  # the random-init VGG is part of the method: one network for every run
+ROUNDS = 2  # iterations of Algorithm 1's loop (claims -> surrogate -> PSO)
+SURROGATE_PARAMS = {"objective": "count:poisson", "max_depth": 2}
+SURROGATE_ROUNDS = 200
+
+
+@dataclass
+class AOSearch:
+    """V* and how it was found (everything but the selection)."""
+
+    v_star: dict[str, list[float]]
+    attributes: tuple[str, ...]
+    surrogate_r2: float
+    costs: dict[str, float]
+    vgg_weights: str
+    details: dict = field(default_factory=dict)
+
+
+@dataclass
+class AOResult:
+    """The AO stage's output: L* (records), V*, the source's own distribution, fit quality, costs."""
+
+    records: list[Record]
+    v_star: dict[str, list[float]]
+    source_dist: dict[str, list[float]]
+    surrogate_r2: float
+    costs: dict[str, float]  # wall seconds per sub-stage
+    vgg_weights: str
+    details: dict = field(default_factory=dict)
+
+
+def vgg_label(weights: str) -> str:
+    return "imagenet" if weights == "imagenet" else f"random(seed={VGG_SEED})"
+
+
+def target_images(target: Dataset, n: int, seed: int) -> list[Record]:
+    """n images of the target's train split (seeded); only their files are used, never their labels."""
+    if not target.train:
+        raise ValueError(f"{target.key}: the train split is empty; attribute optimisation needs unlabeled target images")
+    k = min(n, len(target.train))
+    idx = np.sort(np.random.default_rng([seed, 0x7A]).choice(len(target.train), size=k, replace=False))
+    return [Record(target.train[i].path, -1, -1, None) for i in idx]  # labels dropped on purpose
+
+
+def _paths_key(records: Sequence[Record]) -> str:
+    return hashlib.sha1("\n".join(r.path for r in records).encode()).hexdigest()[:16]
+
+
+def optimise_attributes(
+    source: Dataset,
+    target: Dataset,
+    profile: Profile,
+    *,
+    seed: int = 0,
+    device: str = "cpu",
+    rounds: int = ROUNDS,
+    cache_root: Path | None = None,
+) -> AOSearch:
+    """Probe, distances, surrogate and PSO: the optimised attribute distribution V* of `source` for `target`."""
+    from benchmark.datasets import fingerprint
+
+    if profile.ao_vgg_weights == "imagenet":
+        dist.require_vgg_weights()  # stop before any work
+    attributes = searchable_attributes(source)
+    sizes = [BY_NAME[a].n for a in attributes]
+    label = vgg_label(profile.ao_vgg_weights)
+    h, w = profile.ao_input
+    costs: dict[str, float] = {}
+    net: list[dist.StyleContentDistance] = []
+
+    def vgg() -> dist.StyleContentDistance:
+        if not net:
+            net.append(dist.StyleContentDistance(profile.ao_vgg_weights, VGG_SEED, device))
+        return net[0]
+
+    common = {"vgg": label, "input": [h, w], "sketch_dim": dist.SKETCH_DIM, "sketch_seed": dist.SKETCH_SEED}
+
+    t0 = time.perf_counter()
+    probe_parts = {"what": "probe", "source": source.key, "fingerprint": fingerprint(source), "n": profile.ao_probe,
+                   "seed": seed, "attributes": list(attributes), **common}
+
+    def compute_probe() -> dict[str, np.ndarray]:
+        probe = build_probe(source, profile.ao_probe, seed=seed)
+        sk = vgg().sketches(probe.torch_dataset(h, w))
+        return {"codes": probe.codes, **sk.to_arrays()}
+
+    probe_arrays, probe_cached = dist.load_or_compute("probe", probe_parts, compute_probe, cache_root)
+    codes = probe_arrays["codes"]
+    probe_sk = dist.Sketches.from_arrays(probe_arrays)
+    costs["probe"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    timgs = target_images(target, profile.ao_target_images, seed)
+    target_parts = {"what": "target", "target": target.key, "fingerprint": fingerprint(target),
+                    "images": _paths_key(timgs), "n": len(timgs), **common}
+
+    def compute_target() -> dict[str, np.ndarray]:
+        from benchmark.reid.data import eval_dataset
+
+        return vgg().sketches(eval_dataset(timgs, h, w)).to_arrays()
+
+    target_arrays, target_cached = dist.load_or_compute("target", target_parts, compute_target, cache_root)
+    target_sk = dist.Sketches.from_arrays(target_arrays)
+    costs["target"] = time.perf_counter() - t0
+
+    d_style, d_content = dist.pair_distances(probe_sk, target_sk)
+    scales = dist.median_scales(d_style, d_content)
+    d_total = dist.total_distance(d_style, d_content, scales)
+    temperature = dist.claim_temperature(d_total)
+
+    space = SearchSpace.of(dict(zip(attributes, sizes)))
+    design = empirical_marginals(codes, attributes)  # the probe's own distribution (uniform when rendered)
+    log_design = np.log(np.maximum(space.from_dict(design), 1e-12))
+    v = {a: list(p) for a, p in design.items()}
+    costs["surrogate"] = costs["search"] = 0.0
+    history = []
+    for r in range(rounds):
+        t0 = time.perf_counter()
+        claims = dist.soft_claims(d_total, temperature, _log_ratio(codes, attributes, v, design))
+        surrogate = fit_surrogate(codes, claims, attributes, sizes, seed=seed + r, params=SURROGATE_PARAMS,
+                                  rounds=SURROGATE_ROUNDS)
+        expect = TreeExpectation.build(surrogate, attributes, space.offsets)
+        costs["surrogate"] += time.perf_counter() - t0
+
+        t0 = time.perf_counter()
+
+        def cost(m: np.ndarray) -> np.ndarray:
+            # E_V[d] with d = -log E[claim] - log design: the optimum is V proportional to design * claim
+            return -expect(m) - np.atleast_2d(m) @ log_design
+
+        found = search_distribution(cost, space, particles=profile.pso_particles, iters=profile.pso_iters,
+                                    seed=seed * 7919 + r, entropy_weight=1.0)
+        v = found.v_star
+        costs["search"] += time.perf_counter() - t0
+        history.append({"round": r + 1, "cv_r2": surrogate.cv_r2, "cv_d2": surrogate.cv_d2,
+                        "objective": found.objective, "uniform_objective": found.uniform_cost})
+    details = {
+        "rounds": history, "surrogate_cv_d2": surrogate.cv_d2, "claim_temperature": temperature,
+        "scales": {"style_median": scales[0], "content_median": scales[1]},
+        "probe_images": int(len(codes)), "target_images": len(timgs),
+        "cached": {"probe": probe_cached, "target": target_cached}, "attributes": list(attributes),
+    }
+    return AOSearch(v, attributes, surrogate.cv_r2, costs, label, details)
+
+
+def _log_ratio(codes: np.ndarray, attributes: Sequence[str], v: dict, design: dict) -> np.ndarray:
+    """log V(x_i) / design(x_i) per probe image: its weight in the claims of the next round."""
+    out = np.zeros(len(codes))
+    for j, a in enumerate(attributes):
+        p = np.maximum(np.asarray(v[a], dtype=np.float64), 1e-12)
+        q = np.maximum(np.asarray(design[a], dtype=np.float64), 1e-12)
+        out += np.log(p[codes[:, j] - 1]) - np.log(q[codes[:, j] - 1])
+    return out
+
+
+def run_ao(
+    source: Dataset,
+    target: Dataset,
+    profile: Profile,
+    *,
+    budget: int,
+    seed: int = 0,
+    work_dir: Path,
+    device: str = "cpu",
+    rounds: int = ROUNDS,
+) -> AOResult:
+    """The whole AO stage: V* for `target`, then L* = `budget` source images by V* (rendered ones under work_dir)."""
+    if budget < 1:
+        raise ValueError(f"the AO budget must be at least 1 image, got {budget}")
+    found = optimise_attributes(source, target, profile, seed=seed, device=device, rounds=rounds)
+    t0 = time.perf_counter()
+    sel = select(source, found.v_star, budget, seed=seed, out_dir=Path(work_dir) / "ao_selection")
+    costs = {**found.costs, "selection": time.perf_counter() - t0}
+    costs["total"] = sum(costs.values())
+    details = {**found.details, "selection": {"kind": sel.kind, "folder": str(sel.folder) if sel.folder else None,
+                                              "images": len(sel.records), "notes": sel.notes}}
+    return AOResult(sel.records, sel.v_star, sel.source_dist, found.surrogate_r2, costs, found.vgg_weights, details)

@@ -1,0 +1,1 @@
+"""`+ao`: attribute optimisation (placeholder until benchmark.aost.ao lands)."""

@@ -1,0 +1,81 @@
+"""`+st`: translate the training images to the target's style (SPGAN, CycleGAN or colour).
+
+One style model is fitted per (source, style bank, method, settings) and cached
+under the cache root, so the runs of a grid that share a source and a target
+reuse it - the paper's "train one generator, translate at test time".
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from pathlib import Path
+
+from benchmark import paths
+from benchmark.datasets import fingerprint
+from benchmark.datasets.records import Record
+from benchmark.stages import StageContext, load_done, load_records, register, save_done, save_records
+from benchmark.store import Cost
+
+_IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png"}
+
+
+def style_bank_paths(ctx: StageContext) -> tuple[list[str], str]:
+    """The unlabeled target-style images: --style-bank DIR, else the target's train split. Returns (paths, fingerprint)."""
+    if ctx.style_bank:
+        bank = sorted(str(p) for p in Path(ctx.style_bank).rglob("*") if p.suffix.lower() in _IMAGE_SUFFIXES)
+        if not bank:
+            raise ValueError(f"--style-bank {ctx.style_bank}: no .jpg/.png images found in that folder")
+        return bank, hashlib.sha1("\n".join(bank).encode()).hexdigest()[:16]
+    if ctx.target is None or not ctx.target.train:
+        raise ValueError("+st needs a style bank: the target has no train split; pass --style-bank DIR")
+    return [r.path for r in ctx.target.train], fingerprint(ctx.target)
+
+
+def _model_dir(ctx: StageContext, method: str, bank_fp: str) -> Path:
+    p = ctx.profile
+    key = json.dumps([ctx.source.key, fingerprint(ctx.source), bank_fp, method, list(p.style_size),
+                      p.style_res_blocks, p.style_epochs, ctx.seed])
+    return paths.cache_root() / "style" / hashlib.sha1(key.encode()).hexdigest()[:20]
+
+
+@register("st")
+def style_stage(ctx: StageContext) -> None:
+    from benchmark.aost.style import contact_sheet, fit_style, load_style
+
+    method = ctx.style or ctx.profile.style
+    fid_stage = "aost" if "ao" in ctx.fid_sets else "st"
+    done = load_done(ctx, "st")
+    if done:  # a resumed run: reuse the translated images
+        ctx.records = load_records(Path(done["records"]))
+        ctx.fid_sets[fid_stage] = (ctx.records, method)
+        return
+    bank, bank_fp = style_bank_paths(ctx)
+    model_dir = _model_dir(ctx, method, bank_fp)
+    t0 = time.perf_counter()
+    if (model_dir / "style.json").is_file():
+        model = load_style(model_dir, device=ctx.device)
+    else:
+        # the style model learns from the source domain as a whole, not just this selection
+        source = [r.path for r in ctx.source.train]
+        model = fit_style(
+            method, source, bank, model_dir, size=tuple(ctx.profile.style_size),
+            res_blocks=ctx.profile.style_res_blocks, epochs=ctx.profile.style_epochs, seed=ctx.seed,
+            device=ctx.device, max_images=ctx.profile.extra.get("style_max_images", 2000), progress=ctx.progress,
+        )
+    ctx.result.costs.append(Cost("style_fit", time.perf_counter() - t0, None, ctx.device))
+
+    t1 = time.perf_counter()
+    before = ctx.records
+    names = [Path(r.path).name for r in before]
+    if len(set(names)) != len(names):
+        raise ValueError("+st: two training images share a file name; style transfer keeps names, so they would collide")
+    out_dir = ctx.stage_dir("st") / "images"
+    new_paths = model.translate([r.path for r in before], out_dir)
+    ctx.records = [Record(p, r.pid, r.camid, r.attrs) for p, r in zip(new_paths, before)]
+    ctx.result.costs.append(Cost("style_translate", time.perf_counter() - t1, len(ctx.records), ctx.device))
+    contact_sheet([r.path for r in before], new_paths, ctx.stage_dir("st") / "sheet.png", n=16)
+    ctx.result.notes["style"] = dict(model.info, model_dir=str(model_dir))
+    ctx.fid_sets[fid_stage] = (ctx.records, method)
+    save_records(ctx.stage_dir("st") / "records.json", ctx.records)
+    save_done(ctx, "st", {"records": str(ctx.stage_dir("st") / "records.json"), "method": method})

@@ -1,0 +1,55 @@
+"""`aostbench run`: one train spec against one or more test sets, stored in DuckDB."""
+from __future__ import annotations
+
+from typing import Optional
+
+import typer
+
+from cli.common import console, friendly_errors
+
+_HELP = """Train on SPEC, evaluate on every --test set, store the run.
+
+SPEC is BASE[+STAGE...]: finegpr, finegpr+random, finegpr+ao, finegpr+aost,
+randperson, somaset, syri, unreal, personx, market1501 (supervised), submission:NAME,
+and their procedural twins (sim-finegpr+aost, ...).
+
+Examples:
+
+  aostbench run --train sim-finegpr+aost --test sim-market --profile cpu
+
+  aostbench run --train finegpr+aost --test market,duke,cuhk03 --profile paper
+
+  aostbench run --resume 20261126-140000-123456-abcdef
+"""
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("run", help=_HELP)
+    @friendly_errors
+    def run_cmd(
+        train: Optional[str] = typer.Option(None, "--train", help="Train spec, e.g. sim-finegpr+aost."),
+        test: Optional[str] = typer.Option(None, "--test", help="Test set(s), comma-separated: market, duke, sim-market..."),
+        profile: str = typer.Option("cpu", "--profile", help="paper | cpu | smoke"),
+        seed: int = typer.Option(0, "--seed"),
+        budget: Optional[int] = typer.Option(None, "--budget", help="Images for +random/+ao (default: the profile's)."),
+        target: Optional[str] = typer.Option(None, "--target", help="Test set AO/ST adapt to (default: the first)."),
+        style: Optional[str] = typer.Option(None, "--style", help="Style transfer for +st: spgan | cyclegan | color."),
+        style_bank: Optional[str] = typer.Option(None, "--style-bank", help="Folder of target-style images (like MSCO)."),
+        data_root: Optional[str] = typer.Option(None, "--data-root", help="Datasets folder (default ./data or $AOSTBENCH_DATA)."),
+        db: Optional[str] = typer.Option(None, "--db", help="Results DB (default ./results/aostbench.duckdb or $AOSTBENCH_DB)."),
+        device: str = typer.Option("auto", "--device", help="auto | cpu | cuda"),
+        nproc: int = typer.Option(1, "--nproc", help="Processes for training/features (torchrun, DDP)."),
+        resume: Optional[str] = typer.Option(None, "--resume", help="Continue a failed or interrupted run by id."),
+        no_fid: bool = typer.Option(False, "--no-fid", help="Skip FID."),
+    ) -> None:
+        from benchmark.pipeline import RunRequest, run
+
+        if not resume and (not train or not test):
+            raise typer.BadParameter("--train and --test are required (or --resume RUN_ID)")
+        req = RunRequest(
+            train=train or "", tests=[t for t in (test or "").split(",") if t.strip()], profile=profile, seed=seed,
+            budget=budget, target=target, style=style, style_bank=style_bank, data_root=data_root, db=db,
+            device=device, nproc=nproc, resume=resume, fid=not no_fid,
+        )
+        result = run(req, log=lambda m: console.print(m, highlight=False))
+        console.print(f"[green]stored[/] run {result.id}; see `aostbench results` or `aostbench runs show {result.id}`")
