@@ -149,11 +149,43 @@ def _sampled_probe(source: Dataset, attributes: tuple[str, ...], n: int, rng: np
 
 
 def weighted_sample(logw: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
-    """k distinct indices drawn with probability proportional to exp(logw), sequentially without replacement
-    (Efraimidis-Spirakis keys: the k largest u^(1/w))."""
+    """k distinct indices, each included with probability proportional to exp(logw) (capped at 1).
+
+    Systematic PPS sampling in a random order: inclusion probabilities
+    pi_i = min(1, c * w_i) with sum pi = k are met exactly, so the sample's
+    composition follows the weights even when k is a large share of the
+    items (sequential weighted draws flatten it). Items of weight 0 (logw
+    -inf) are never taken unless fewer than k items have positive weight.
+    """
     logw = np.asarray(logw, dtype=np.float64)
+    n = len(logw)
+    k = min(int(k), n)
+    if k <= 0:
+        return np.zeros(0, dtype=np.int64)
     ok = np.isfinite(logw)
-    keys = np.full(len(logw), -np.inf)
-    u = rng.random(len(logw))
-    keys[ok] = np.log(np.maximum(u[ok], 1e-300)) * np.exp(-(logw[ok] - logw[ok].max()))
-    return np.argsort(-keys, kind="stable")[:k]
+    if ok.sum() <= k:  # everything with positive weight, the rest at random
+        rest = rng.permutation(np.flatnonzero(~ok))[: k - int(ok.sum())]
+        return np.sort(np.concatenate([np.flatnonzero(ok), rest]))
+    w = np.zeros(n)
+    w[ok] = np.exp(logw[ok] - logw[ok].max())
+    pi = inclusion_probabilities(w, k)
+    order = rng.permutation(n)
+    cum = np.cumsum(pi[order])
+    points = rng.random() + np.arange(k)
+    picks = np.searchsorted(cum, points, side="right")
+    return np.sort(order[np.minimum(picks, n - 1)])
+
+
+def inclusion_probabilities(w: np.ndarray, k: int) -> np.ndarray:
+    """pi_i = min(1, c * w_i) with sum(pi) = k (the items whose weight exceeds the share are taken surely)."""
+    pi = np.zeros(len(w))
+    sure = np.zeros(len(w), dtype=bool)
+    while True:
+        free = ~sure & (w > 0)
+        left = k - int(sure.sum())
+        pi[sure] = 1.0
+        pi[free] = left * w[free] / w[free].sum()
+        over = free & (pi >= 1.0)
+        if not over.any():
+            return np.minimum(pi, 1.0)
+        sure |= over
