@@ -125,6 +125,23 @@ def resolve_weights(requested: str | None = None) -> str:
     return "official" if find_weights(FID_WEIGHTS_FILE) is not None else "random"
 
 
+def fid_backbone() -> torch.nn.Module:
+    """pytorch-fid's FID Inception architecture (torchvision's with its patched blocks), without weights."""
+    from pytorch_fid import inception as pf
+
+    net = pf._inception_v3(num_classes=1008, aux_logits=False, weights=None)
+    net.Mixed_5b = pf.FIDInceptionA(192, pool_features=32)
+    net.Mixed_5c = pf.FIDInceptionA(256, pool_features=64)
+    net.Mixed_5d = pf.FIDInceptionA(288, pool_features=64)
+    net.Mixed_6b = pf.FIDInceptionC(768, channels_7x7=128)
+    net.Mixed_6c = pf.FIDInceptionC(768, channels_7x7=160)
+    net.Mixed_6d = pf.FIDInceptionC(768, channels_7x7=160)
+    net.Mixed_6e = pf.FIDInceptionC(768, channels_7x7=192)
+    net.Mixed_7b = pf.FIDInceptionE_1(1280)
+    net.Mixed_7c = pf.FIDInceptionE_2(2048)
+    return net
+
+
 def build_inception(dims: int = 2048, weights: str = "official") -> torch.nn.Module:
     """pytorch-fid's InceptionV3 (FID variant) returning the block for `dims`, weights read from disk only."""
     from pytorch_fid import inception as pf
@@ -133,16 +150,7 @@ def build_inception(dims: int = 2048, weights: str = "official") -> torch.nn.Mod
         raise ValueError(f"FID dims must be one of {sorted(pf.InceptionV3.BLOCK_INDEX_BY_DIM)}, got {dims}")
 
     def fid_inception_from_disk():
-        net = pf._inception_v3(num_classes=1008, aux_logits=False, weights=None)
-        net.Mixed_5b = pf.FIDInceptionA(192, pool_features=32)
-        net.Mixed_5c = pf.FIDInceptionA(256, pool_features=64)
-        net.Mixed_5d = pf.FIDInceptionA(288, pool_features=64)
-        net.Mixed_6b = pf.FIDInceptionC(768, channels_7x7=128)
-        net.Mixed_6c = pf.FIDInceptionC(768, channels_7x7=160)
-        net.Mixed_6d = pf.FIDInceptionC(768, channels_7x7=160)
-        net.Mixed_6e = pf.FIDInceptionC(768, channels_7x7=192)
-        net.Mixed_7b = pf.FIDInceptionE_1(1280)
-        net.Mixed_7c = pf.FIDInceptionE_2(2048)
+        net = fid_backbone()
         if weights == "official":
             path = find_weights(FID_WEIGHTS_FILE)
             if path is None:
@@ -222,8 +230,11 @@ def _files_key(paths: Sequence[str]) -> str:
     return h.hexdigest()[:20]
 
 
-def _cache_path(key: str, weights: str, dims: int, n: int, max_images: int) -> Path:
-    return cache_root() / "fid" / f"{key}-{weights}-{dims}-{n}-{max_images}.npy"
+def _cache_path(key: str, paths: Sequence[str], weights: str, dims: int, max_images: int) -> Path:
+    """<key>-<which images>-<weights>-<dims>-<n>-<cap>.npy: the key guards the files' content
+    (a dataset fingerprint), the short hash of the path list which images of it were used."""
+    which = hashlib.sha1("\n".join(paths).encode()).hexdigest()[:8]
+    return cache_root() / "fid" / f"{key}-{which}-{weights}-{dims}-{len(paths)}-{max_images}.npy"
 
 
 def activations(
@@ -241,7 +252,7 @@ def activations(
     paths = _subsample(_paths_of(images), max_images)
     if len(paths) < 2:
         raise ValueError(f"FID needs at least 2 images per side, got {len(paths)}")
-    cache = _cache_path(cache_key or _files_key(paths), weights, dims, len(paths), max_images)
+    cache = _cache_path(cache_key or _files_key(paths), paths, weights, dims, max_images)
     if cache.is_file():
         try:
             return np.load(cache)
@@ -270,10 +281,11 @@ def compute_fid(
     weights: str | None = None,
     batch_size: int = 32,
 ) -> FIDResult:
-    """FID between two image sets with the profile's dims and image cap.
+    """FID between two image sets with the profile's fid_dims and fid_max_images.
 
-    weights: None uses the official file when present and otherwise the
-    random fallback; "random" forces the fallback. The result records which.
+    weights: None uses the official file whenever it is present (whatever the
+    profile, so values stay comparable) and otherwise the seeded random
+    fallback; "random" forces the fallback. The result records which was used.
     """
     label = resolve_weights(weights)
     dims = profile.fid_dims
@@ -283,7 +295,7 @@ def compute_fid(
         nonlocal model
         paths = _subsample(_paths_of(images), profile.fid_max_images)
         k = key or _files_key(paths)
-        if model is None and not _cache_path(k, label, dims, len(paths), profile.fid_max_images).is_file():
+        if model is None and not _cache_path(k, paths, label, dims, profile.fid_max_images).is_file():
             model = build_inception(dims, label).to(device)
         return activations(
             paths, dims=dims, weights=label, max_images=profile.fid_max_images,

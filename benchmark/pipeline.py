@@ -152,10 +152,10 @@ def run(req: RunRequest, *, store: Store | None = None, log=print) -> RunResult:
         if not ds.query or not ds.gallery:
             raise SpecError(f"test set {k} has no query/gallery split ({ds.root}); it can only be trained on")
     target = test_sets.get(target_key) or load_dataset(target_key, data_root)
-    if "ao" in spec.stages:
+    if "ao" in spec.stages and profile.ao_vgg_weights == "imagenet":
         from benchmark.aost.distances import require_vgg_weights
 
-        require_vgg_weights(profile)
+        require_vgg_weights()
 
     device = str(resolve_device(req.device))
     budget = req.budget or profile.ao_budget

@@ -305,6 +305,40 @@ def test_rendered_selection_writes_finegpr_files(twins, tmp_path):
         r.path: (r.pid, r.camid, dict(r.attrs)) for r in sel.records}
 
 
+# --- probe ---------------------------------------------------------------------------------------
+
+
+def test_balanced_design_covers_every_value_evenly():
+    codes = balanced_codes([36, 7, 2], 100, np.random.default_rng(0))
+    for j, n in enumerate([36, 7, 2]):
+        counts = np.bincount(codes[:, j], minlength=n + 1)[1:]
+        assert counts.min() >= 100 // n and counts.max() <= -(-100 // n)
+
+
+def test_probe_from_files_favours_rare_values(tmp_path):
+    from benchmark.aost.probe import build_probe
+
+    source = _attr_dataset(tmp_path, 2000)
+    skewed = [r for r in source.train if r.attrs["weather"] != 2 or r.pid % 10 == 0]  # weather 2 is rare
+    ds = Dataset("skewed", "submission", source.root, train=skewed)
+    probe = build_probe(ds, 200, seed=0)
+    share = float(np.mean(probe.codes[:, probe.attributes.index("weather")] == 2))
+    base = float(np.mean([r.attrs["weather"] == 2 for r in skewed]))
+    assert probe.records is not None and len(probe) == 200
+    assert share > 3 * base
+
+
+def test_rendered_probe_is_seeded(twins):
+    from benchmark.aost.probe import build_probe
+    from benchmark.datasets import load_dataset
+
+    source = load_dataset("sim-finegpr", twins)
+    a, b, c = (build_probe(source, 12, seed=s) for s in (0, 0, 1))
+    assert a.attributes == tuple(ID_NAMES + ENV_NAMES) and a.images is not None
+    assert np.array_equal(a.codes, b.codes) and all(np.array_equal(x, y) for x, y in zip(a.images, b.images))
+    assert not np.array_equal(a.codes, c.codes)
+
+
 # --- the stage ---------------------------------------------------------------------------------
 
 

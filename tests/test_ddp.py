@@ -49,7 +49,7 @@ WORKER = textwrap.dedent(
     seen = []  # images this process forwarded: its shard only
     counting = lambda m, x: seen.append(len(x)) or default_forward(m, x)
     extract_features(model, eval_dataset(q, profile.height, profile.width), forward=counting)
-    res = train(tr, profile, out / "train", progress=False)
+    res = train(tr, profile, out / "train", progress=False, device="cpu")
     if D.is_main():
         torch.save({"qf": qf, "gf": gf, "world": info.world_size, "backend": info.backend, "rank0_items": sum(seen)}, out / "ddp.pt")
         (out / "result.json").write_text(json.dumps(res.to_dict()))

@@ -43,7 +43,7 @@ def pyswarms() -> ModuleType:
                 old = os.environ.get("LOG_CFG")
                 os.environ["LOG_CFG"] = str(cfg)
                 try:
-                    import pyswarms as ps  # noqa: F401  (the import is the point)
+                    import pyswarms  # noqa: F401  (the import is the point)
                 finally:
                     if old is None:
                         os.environ.pop("LOG_CFG", None)

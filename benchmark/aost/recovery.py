@@ -32,16 +32,19 @@ def total_variation(p: Sequence[float], q: Sequence[float]) -> float:
 
 
 def recovery_table(v_star: Mapping[str, Sequence[float]], prior: Mapping[str, Sequence[float]]) -> dict:
-    """Per attribute TV(V*, prior) and TV(uniform, prior), and their means over the attributes of V*."""
+    """Per attribute TV(V*, prior) and TV(uniform, prior); their means over all, env and id attributes."""
     rows = {}
     for a, p in v_star.items():
         n = BY_NAME[a].n
         rows[a] = {"tv": total_variation(p, prior[a]), "tv_uniform": total_variation(np.full(n, 1.0 / n), prior[a])}
-    return {
-        "attributes": rows,
-        "mean_tv": float(np.mean([r["tv"] for r in rows.values()])),
-        "mean_tv_uniform": float(np.mean([r["tv_uniform"] for r in rows.values()])),
-    }
+    out = {"attributes": rows}
+    groups = {"": list(rows), "_env": [a for a in rows if BY_NAME[a].level == "env"],
+              "_id": [a for a in rows if BY_NAME[a].level == "id"]}
+    for suffix, names in groups.items():
+        if names:
+            out[f"mean_tv{suffix}"] = float(np.mean([rows[a]["tv"] for a in names]))
+            out[f"mean_tv{suffix}_uniform"] = float(np.mean([rows[a]["tv_uniform"] for a in names]))
+    return out
 
 
 def ensure_twin(name: str, data_root: Path, scale: str = "demo") -> None:

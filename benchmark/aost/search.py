@@ -115,7 +115,7 @@ class SearchResult:
     v_star: dict[str, list[float]]
     objective: float
     cost: float  # the cost part of the objective at V*
-    uniform_cost: float  # the same at the uniform distribution, for reference
+    uniform_objective: float  # the objective at the uniform distribution, for reference
     history: list[float] = field(default_factory=list)  # best objective per iteration
 
 
@@ -165,12 +165,11 @@ def search_distribution(
         )
         best, pos = opt.optimize(objective, iters=iters, verbose=False)
     m = space.marginals(pos)
-    uniform = space.marginals(np.zeros((1, space.dims)))
     return SearchResult(
         v_star=space.to_dict(m[0]),
         objective=float(best),
         cost=float(np.asarray(cost(m))[0]),
-        uniform_cost=float(np.asarray(cost(uniform))[0]),
+        uniform_objective=float(objective(np.zeros((1, space.dims)))[0]),
         history=[float(c) for c in opt.cost_history],
     )
 

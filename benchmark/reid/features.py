@@ -6,6 +6,7 @@ every process (uneven shards are padded for the collective and trimmed).
 """
 from __future__ import annotations
 
+import os
 from typing import Any, Callable, Sequence
 
 import torch
@@ -135,12 +136,19 @@ def extract_record_features(
     batch_size: int | None = None,
     device: str | torch.device = "cpu",
     flip: bool | None = None,
-    num_workers: int = 0,
+    num_workers: int | None = None,
     split: str = "records",
 ) -> torch.Tensor:
-    """Features of records resized to the profile's input (flip-averaged if profile.flip_test)."""
+    """Features of records resized to the profile's input (flip-averaged if profile.flip_test).
+
+    num_workers=None: 0 on the CPU (decoding in the main process is cheapest there), up to 8
+    image-decoding workers on CUDA, where decoding is the bottleneck (measured on an H200:
+    about 200 images/s with none).
+    """
     if not records:
         raise ValueError(f"cannot extract features of the {split} split: it is empty")
+    if num_workers is None:
+        num_workers = 0 if torch.device(device).type == "cpu" else min(8, os.cpu_count() or 1)
     return extract_features(
         model,
         eval_dataset(records, profile.height, profile.width),

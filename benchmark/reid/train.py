@@ -145,7 +145,8 @@ def train(
     """Train a re-ID model on `records` (the train split) with the profile's settings.
 
     `max_epochs` stops after that many epochs in total (the schedule stays the
-    profile's), so a later `resume=True` call can finish the run. Raises
+    profile's), so a later `resume=True` call can finish the run; `resume=True`
+    with no checkpoint in `out_dir` starts from scratch. Raises
     MissingWeights before any work when the profile needs absent ImageNet
     weights, and ValueError when the train split is empty or has one identity.
     """
@@ -177,6 +178,11 @@ def train(
     sampler = train_sampler(len(dataset), seed, world, rank)
     local_batch = per_process_batch(profile.batch_size, world)
     n_batches, drop_last = batches_per_epoch(len(sampler), local_batch)
+    if (local_batch if drop_last else len(sampler)) < 2:  # BatchNorm cannot train on one image
+        raise ValueError(
+            f"the train split has too few images ({len(records)}) for {world} process(es): "
+            "each training batch needs at least 2 images"
+        )
     loader = DataLoader(
         dataset,
         batch_size=local_batch if drop_last else len(sampler),

@@ -1,0 +1,158 @@
+"""Run every missing cell of the paper's Tables 2-3 from the baseline recipes.
+
+A cell is one run: (recipe's train spec, test sets, profile, seed). A cell is
+skipped when a completed run with the same spec, profile, seed and settings
+already covers its test sets; a cell whose last run failed (a killed grid) is
+resumed from that run. Runs that adapt to a target (+ao, +st) get one cell per
+test set, as the paper optimises per target domain.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from baselines import Recipe, recipes_for_table
+from benchmark.datasets import canonical_key
+from benchmark.specs import parse_spec
+
+SIM_TESTS = {2: ["sim-market1501", "sim-dukemtmc", "sim-cuhk03"], 3: ["sim-market1501"]}
+REAL_TESTS = {2: ["market1501", "dukemtmc", "cuhk03"], 3: ["market1501"]}
+
+
+@dataclass(frozen=True)
+class Cell:
+    recipe: str
+    spec: str
+    tests: tuple[str, ...]
+    seed: int
+    profile: str
+    budget: int | None = None
+    sample_ids: int | None = None
+    sample_per_id: int | None = None
+
+    @property
+    def label(self) -> str:
+        return f"{self.spec} -> {','.join(self.tests)} (seed {self.seed}, {self.profile})"
+
+
+@dataclass
+class GridReport:
+    planned: list[Cell] = field(default_factory=list)
+    skipped: list[Cell] = field(default_factory=list)
+    ran: list[tuple[Cell, str]] = field(default_factory=list)  # (cell, run id)
+    failed: list[tuple[Cell, str]] = field(default_factory=list)  # (cell, error)
+
+
+def plan_cells(table: int, *, sim: bool, profile: str, seeds: int = 1, tests: list[str] | None = None,
+               recipes: list[Recipe] | None = None, budget: int | None = None) -> list[Cell]:
+    """The cells of a table: one per recipe x seed (x test set for target-adapted specs)."""
+    test_sets = [canonical_key(t) for t in tests] if tests else (SIM_TESTS if sim else REAL_TESTS)[table]
+    cells = []
+    for recipe in recipes if recipes is not None else recipes_for_table(table):
+        spec = parse_spec(recipe.spec(sim))
+        adapted = bool({"ao", "st"} & set(spec.stages))
+        sample_budget = budget if budget is not None else None
+        if recipe.budget and not sim:
+            sample_budget = budget or recipe.budget  # the paper's 124,200 on real FineGPR
+        for seed in range(seeds):
+            groups = [(t,) for t in test_sets] if adapted else [tuple(test_sets)]
+            for group in groups:
+                cells.append(Cell(recipe.key, spec.text, group, seed, profile,
+                                  sample_budget if spec.stages else None,
+                                  recipe.sample_ids if not sim else None,
+                                  recipe.sample_per_id if not sim else None))
+    return cells
+
+
+def _runs_by_cell(db: str | None):
+    """Completed test coverage and the latest failed run id per (spec, profile, seed)."""
+    from benchmark.store import StoreEmpty
+    from benchmark.store.queries import runs_df
+
+    try:
+        runs = runs_df(db)
+    except StoreEmpty:
+        return {}, {}
+    done: dict[tuple, set[str]] = {}
+    failed: dict[tuple, str] = {}
+    for r in runs.sort_values("started_at").itertuples(index=False):
+        key = (r.train_spec, r.profile, int(r.seed))
+        tests = set(r.test_sets) if r.test_sets is not None else set()
+        if r.status == "completed":
+            done.setdefault(key, set()).update(tests)
+        elif r.status == "failed":
+            failed[(key, tuple(sorted(tests)))] = r.id
+    return done, failed
+
+
+def run_grid(cells: list[Cell], *, data_root: str | None = None, db: str | None = None, device: str = "auto",
+             log: Callable[[str], None] = print, keep_going: bool = True) -> GridReport:
+    from benchmark.pipeline import RunRequest, run
+
+    report = GridReport(planned=list(cells))
+    done, failed = _runs_by_cell(db)
+    for i, cell in enumerate(cells, 1):
+        key = (cell.spec, cell.profile, cell.seed)
+        if set(cell.tests) <= done.get(key, set()):
+            report.skipped.append(cell)
+            log(f"[{i}/{len(cells)}] skip (done): {cell.label}")
+            continue
+        resume = failed.get((key, tuple(sorted(cell.tests))))
+        log(f"[{i}/{len(cells)}] {'resume ' + resume if resume else 'run'}: {cell.label}")
+        req = RunRequest(train=cell.spec, tests=list(cell.tests), profile=cell.profile, seed=cell.seed,
+                         budget=cell.budget, sample_ids=cell.sample_ids, sample_per_id=cell.sample_per_id,
+                         data_root=data_root, db=db, device=device, resume=resume)
+        try:
+            result = run(req, log=log)
+            report.ran.append((cell, result.id))
+            done.setdefault(key, set()).update(cell.tests)
+        except KeyboardInterrupt:
+            raise
+        except Exception as exc:  # one broken cell must not stop the grid
+            report.failed.append((cell, f"{type(exc).__name__}: {exc}"))
+            log(f"    failed: {exc}")
+            if not keep_going:
+                raise
+    return report
+
+
+def needed_datasets(cells: list[Cell]) -> list[str]:
+    """Dataset keys the cells read (to make the procedural twins first)."""
+    keys: list[str] = []
+    for c in cells:
+        base = parse_spec(c.spec).base
+        for k in (base, *c.tests):
+            if not k.startswith("submission:") and k not in keys:
+                keys.append(k)
+    return keys
+
+
+def ensure_twins(keys: list[str], data_root: Path, log: Callable[[str], None] = print, scale: str = "demo") -> None:
+    """Generate the procedural twins among `keys` that are not on disk yet."""
+    from benchmark.synth import make_twin
+
+    for k in keys:
+        if not k.startswith("sim-"):
+            continue
+        if (data_root / k / "twin.toml").is_file():
+            continue
+        log(f"making {k} ({scale}) under {data_root}")
+        make_twin(k, data_root, scale=scale)
+
+
+def submission_cells(cells: list[Cell], *, db: str | None, profile: str, seeds: int) -> list[Cell]:
+    """One cell per accepted submission, tested on the same test sets as the table's cells."""
+    from benchmark.store import StoreEmpty
+    from benchmark.store.queries import submissions_df
+
+    try:
+        subs = submissions_df(db, latest_only=True)
+    except StoreEmpty:
+        return []
+    tests = tuple(dict.fromkeys(t for c in cells for t in c.tests))
+    out = []
+    for name in sorted(set(subs[subs["status"] == "accepted"]["name"])):
+        for seed in range(seeds):
+            out.append(Cell(f"submission:{name}", f"submission:{name}", tests, seed, profile))
+    return out

@@ -1,0 +1,34 @@
+"""`aostbench demo`: the README's main job on the embedded procedural data."""
+from __future__ import annotations
+
+from typing import Optional
+
+import typer
+
+from cli.common import console, friendly_errors
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("demo", help="Make the procedural twins, run Table 3 and a Table 2 subset at the cpu profile, "
+                 "print both beside the paper's numbers and write a markdown report. Reuses finished runs.")
+    @friendly_errors
+    def demo_cmd(
+        profile: str = typer.Option("cpu", "--profile", help="cpu (default) or smoke for a quick look."),
+        seeds: int = typer.Option(1, "--seeds"),
+        data_root: Optional[str] = typer.Option(None, "--data-root"),
+        db: Optional[str] = typer.Option(None, "--db"),
+        device: str = typer.Option("auto", "--device"),
+    ) -> None:
+        from benchmark.demo import TABLE2_TESTS, TABLE3_TESTS, run_demo
+        from benchmark.store import queries, tables
+
+        res = run_demo(profile=profile, seeds=seeds, data_root=data_root, db=db, device=device,
+                       log=lambda m: console.print(m, highlight=False))
+        console.rule("Table 3 (sim-market1501)")
+        console.print(tables.to_rich(queries.table_rows(3, test_sets=TABLE3_TESTS, profile=profile, db_path=db)))
+        console.rule("Table 2 (subset)")
+        console.print(tables.to_rich(queries.table_rows(2, test_sets=TABLE2_TESTS, profile=profile, db_path=db)))
+        console.print(f"demo finished in {res.seconds / 60:.1f} min; report: {res.report_path}")
+        console.print("open the leaderboard: aostbench leaderboard" + (f" --db {db}" if db else ""))
+        if res.grid.failed:
+            raise typer.Exit(1)
