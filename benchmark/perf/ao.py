@@ -51,6 +51,7 @@ def time_ao(target: str, profile_name: str = "cpu", *, seed: int = 0, data_root:
         "cold": cold.costs, "warm": warm.costs, "warm_budget": max(1, budget // 2),
         "twin_generation_seconds": twins_seconds, "vgg_weights": cold.vgg_weights,
         "probe_images": cold.details["probe_images"], "target_images": cold.details["target_images"],
+        "probe_images_seconds": cold.details.get("probe_images_seconds"),
         "surrogate_r2": cold.surrogate_r2, "surrogate_d2": cold.details["surrogate_cv_d2"],
         "cpus": os.cpu_count(), "load_average": os.getloadavg(),
     }
@@ -83,6 +84,8 @@ def register(perf_app) -> None:
                   "search": "PSO search", "selection": "selection (render/sample L*)", "total": "total"}
         for key, label in labels.items():
             cold, warm = r["cold"].get(key), r["warm"].get(key)
+            if key == "probe_images":
+                cold, warm = r["probe_images_seconds"], None
             table.add_row(label, "-" if cold is None else f"{cold:.1f}", "-" if warm is None else f"{warm:.1f}")
         console.print(table)
         verdict = "[green]under[/]" if r["cold"]["total"] < 300 else "[red]over[/]"
