@@ -9,7 +9,8 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-console = Console()
+# wide tables stay legible when piped to a file or a log (rich would wrap them at 80 columns)
+console = Console(width=None if sys.stdout.isatty() else 160)
 err_console = Console(stderr=True)
 
 

@@ -6,7 +6,6 @@ file called `[red]x` or one holding terminal escapes shows as plain text.
 """
 from __future__ import annotations
 
-import functools
 import json
 import sys
 from pathlib import Path
@@ -17,7 +16,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from cli.common import console, debug_enabled, fail
+from cli.common import console, fail, friendly_errors
 
 submissions_app = typer.Typer(
     help="Submitted datasets: list, show the validation report, remove; index known datasets for duplicates.\n\n"
@@ -29,23 +28,6 @@ _DB_HELP = "Results DB (default: $AOSTBENCH_DB or ./results/aostbench.duckdb)."
 _DIR_HELP = "Where <name>/submission.toml goes (default: $AOSTBENCH_SUBMISSIONS or ./submissions)."
 _STYLE = {"accepted": "green", "rejected": "red", "valid": "green", "invalid": "red"}
 _SHOW = 20
-
-
-def escaped_errors(fn):
-    """cli.common.friendly_errors, but the message is escaped: it may quote a stranger's text ('[/x]')."""
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except (typer.Exit, typer.Abort, KeyboardInterrupt):
-            raise
-        except Exception as exc:  # noqa: BLE001 - the CLI boundary
-            if debug_enabled():
-                raise
-            raise fail(escape(str(exc)) + "\n(run with --debug for the traceback)") from None
-
-    return wrapper
 
 
 def _out() -> Console:
@@ -98,7 +80,7 @@ def _print_report(out: Console, report: dict) -> None:
     _items(out, "errors", report.get("errors") or [])
 
 
-@escaped_errors
+@friendly_errors
 def submit_cmd(
     path: Path = typer.Argument(..., help="A folder, or an archive (.zip, .tar, .tar.gz, .tgz)."),
     name: str = typer.Option(..., "--name", help="Submission name: lower-case letters, digits, '-', '_'."),
@@ -143,7 +125,7 @@ def submit_cmd(
 
 
 @submissions_app.command("list")
-@escaped_errors
+@friendly_errors
 def list_cmd(
     db: Optional[Path] = typer.Option(None, "--db", help=_DB_HELP),
     all_versions: bool = typer.Option(False, "--all", help="Every version, not only the latest per name."),
@@ -182,7 +164,7 @@ def _n(v) -> str:
 
 
 @submissions_app.command("show")
-@escaped_errors
+@friendly_errors
 def show_cmd(
     name: str = typer.Argument(..., help="Submission name."),
     version: Optional[int] = typer.Option(None, "--version", help="A version (default: the latest)."),
@@ -209,7 +191,7 @@ def show_cmd(
 
 
 @submissions_app.command("remove")
-@escaped_errors
+@friendly_errors
 def remove_cmd(
     name: str = typer.Argument(..., help="Submission name (every version is removed)."),
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
@@ -229,7 +211,7 @@ def remove_cmd(
 
 
 @submissions_app.command("index-known")
-@escaped_errors
+@friendly_errors
 def index_cmd(
     dataset: str = typer.Argument(..., help="A known dataset key, e.g. market1501 or sim-market."),
     data_root: Optional[Path] = typer.Option(None, "--data-root", help="Folder holding the datasets."),
