@@ -129,14 +129,14 @@ def run(req: RunRequest, *, store: Store | None = None, log=print) -> RunResult:
     from benchmark.reid.train import resolve_device
 
     profile = resolve_profile(req)
-    if req.resume and not store:
-        store = Store(req.db, req.runs_dir)
     store = store or Store(req.db, req.runs_dir)
-    data_root = paths.data_root(req.data_root)
-    if req.resume:
+    if req.resume:  # the run continues with the request it was started with
         saved = RunResult.load(store.run_dir(req.resume) / "result.json")
         req = RunRequest(**{**saved.config["request"], "resume": req.resume, "progress": req.progress})
         profile = resolve_profile(req)
+    # stored absolute, so a resume from another folder finds the same data
+    data_root = paths.data_root(req.data_root).resolve()
+    req.data_root = str(data_root)
     spec = parse_spec(req.train)
     if not req.tests:
         raise SpecError("no test set given: add --test, e.g. --test sim-market1501")
