@@ -35,7 +35,8 @@ def style_bank_paths(ctx: StageContext) -> tuple[list[str], str]:
 def _model_dir(ctx: StageContext, method: str, bank_fp: str) -> Path:
     p = ctx.profile
     key = json.dumps([ctx.source.key, fingerprint(ctx.source), bank_fp, method, list(p.style_size),
-                      p.style_res_blocks, p.style_epochs, ctx.seed])
+                      p.style_res_blocks, p.style_epochs, ctx.seed, p.extra.get("style_width"),
+                      p.extra.get("style_max_images")])
     return paths.cache_root() / "style" / hashlib.sha1(key.encode()).hexdigest()[:20]
 
 
@@ -61,7 +62,8 @@ def style_stage(ctx: StageContext) -> None:
         model = fit_style(
             method, source, bank, model_dir, size=tuple(ctx.profile.style_size),
             res_blocks=ctx.profile.style_res_blocks, epochs=ctx.profile.style_epochs, seed=ctx.seed,
-            device=ctx.device, max_images=ctx.profile.extra.get("style_max_images", 2000), progress=ctx.progress,
+            device=ctx.device, max_images=ctx.profile.extra.get("style_max_images"), progress=ctx.progress,
+            width=ctx.profile.extra.get("style_width", 64),
         )
     ctx.result.costs.append(Cost("style_fit", time.perf_counter() - t0, None, ctx.device))
 
