@@ -13,14 +13,6 @@ def db_path(explicit: str | Path | None = None) -> Path:
     return Path(explicit or os.environ.get("AOSTBENCH_DB") or "./results/aostbench.duckdb").expanduser()
 
 
-def runs_root(explicit: str | Path | None = None) -> Path:
-    """Run artefacts (config, log, checkpoints, result.json) live next to the DB by default."""
-    if explicit:
-        return Path(explicit).expanduser()
-    env = os.environ.get("AOSTBENCH_RUNS")
-    return Path(env).expanduser() if env else db_path().parent / "runs"
-
-
 def cache_root() -> Path:
     """Feature caches (VGG, FID statistics) keyed by dataset fingerprint."""
     return Path(os.environ.get("AOSTBENCH_CACHE") or "./results/cache").expanduser()
