@@ -179,6 +179,7 @@ def run(req: RunRequest, *, store: Store | None = None, log=print) -> RunResult:
             profile=profile, seed=req.seed, budget=budget, source=source, target=target, run_dir=run_dir,
             device=device, result=run_result, records=records, style=req.style,
             style_bank=Path(req.style_bank) if req.style_bank else None, progress=req.progress,
+            fingerprints=dict(run_result.data_fingerprints),
         )
         if not spec.stages:
             ctx.fid_sets["full"] = (records, "")
@@ -250,8 +251,8 @@ def _fid(ctx: StageContext, log) -> None:
 
     t0 = time.perf_counter()
     tgt = ctx.target
-    tgt_key = f"{tgt.key}:{fingerprint(tgt)}:train"
-    src_key = f"{ctx.source.key}:{fingerprint(ctx.source)}:train"
+    tgt_key = f"{tgt.key}:{ctx.fingerprint_of(tgt)}:train"
+    src_key = f"{ctx.source.key}:{ctx.fingerprint_of(ctx.source)}:train"
     for stage, (records, style_method) in ctx.fid_sets.items():
         key = src_key if stage == "full" else None
         res = compute_fid(records, tgt.train, profile=ctx.profile, device=ctx.device, cache_key_a=key, cache_key_b=tgt_key)

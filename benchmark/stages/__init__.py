@@ -33,6 +33,14 @@ class StageContext:
     # image sets whose FID against the target the run reports: stage -> (records, style method)
     fid_sets: dict[str, tuple[list[Record], str]] = field(default_factory=dict)
     progress: bool = True
+    fingerprints: dict[str, str] = field(default_factory=dict)  # dataset key -> fingerprint, computed once per run
+
+    def fingerprint_of(self, ds: Dataset) -> str:
+        from benchmark.datasets import fingerprint
+
+        if ds.key not in self.fingerprints:
+            self.fingerprints[ds.key] = fingerprint(ds)
+        return self.fingerprints[ds.key]
 
     def stage_dir(self, name: str) -> Path:
         d = self.run_dir / "stages" / name

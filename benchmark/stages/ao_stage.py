@@ -8,6 +8,7 @@ budget as FID sets.
 """
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
 
 from benchmark.stages import StageContext, load_done, load_records, register, save_done, save_records
@@ -58,8 +59,6 @@ def ao_stage(ctx: StageContext) -> None:
     ctx.result.notes["ao"] = {"vgg_weights": res.vgg_weights, "details": res.details}
     ctx.fid_sets["ao"] = (ctx.records, "")
     save_records(ctx.stage_dir("ao") / "records.json", ctx.records)
-    from dataclasses import asdict
-
     save_done(ctx, "ao", {"records": str(ctx.stage_dir("ao") / "records.json"),
                           "dists": [asdict(d) for d in dists], "surrogate": [asdict(s) for s in surrogate],
                           "costs": [asdict(c) for c in costs]})

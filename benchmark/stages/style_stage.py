@@ -12,7 +12,6 @@ import time
 from pathlib import Path
 
 from benchmark import paths
-from benchmark.datasets import fingerprint
 from benchmark.datasets.records import Record
 from benchmark.stages import StageContext, load_done, load_records, register, save_done, save_records
 from benchmark.store import Cost
@@ -29,12 +28,12 @@ def style_bank_paths(ctx: StageContext) -> tuple[list[str], str]:
         return bank, hashlib.sha1("\n".join(bank).encode()).hexdigest()[:16]
     if ctx.target is None or not ctx.target.train:
         raise ValueError("+st needs a style bank: the target has no train split; pass --style-bank DIR")
-    return [r.path for r in ctx.target.train], fingerprint(ctx.target)
+    return [r.path for r in ctx.target.train], ctx.fingerprint_of(ctx.target)
 
 
 def _model_dir(ctx: StageContext, method: str, bank_fp: str) -> Path:
     p = ctx.profile
-    key = json.dumps([ctx.source.key, fingerprint(ctx.source), bank_fp, method, list(p.style_size),
+    key = json.dumps([ctx.source.key, ctx.fingerprint_of(ctx.source), bank_fp, method, list(p.style_size),
                       p.style_res_blocks, p.style_epochs, ctx.seed, p.extra.get("style_width"),
                       p.extra.get("style_max_images")])
     return paths.cache_root() / "style" / hashlib.sha1(key.encode()).hexdigest()[:20]
