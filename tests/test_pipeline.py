@@ -84,7 +84,10 @@ def test_aost_run_stores_distributions_fid_and_costs(env, tmp_path, monkeypatch)
     assert any(s.startswith("ao_") for s in stages)
     run_dir = env["db"].parent / "runs" / run_id
     assert (run_dir / "stages" / "st" / "sheet.png").is_file()
-    assert json.loads((run_dir / "result.json").read_text())["status"] == "completed"
+    result = json.loads((run_dir / "result.json").read_text())
+    assert result["status"] == "completed"
+    # the colour transfer is fitted on the 40 selected images it translates, not on the whole (36-image) source
+    assert result["notes"]["style"]["images"]["source"] == 40
     assert list(tmp_path.iterdir()) == [], "a run left files in the working folder"
 
 

@@ -1,8 +1,15 @@
 """`+st`: translate the training images to the target's style (SPGAN, CycleGAN or colour).
 
-One style model is fitted per (source, style bank, method, settings) and cached
-under the cache root, so the runs of a grid that share a source and a target
-reuse it - the paper's "train one generator, translate at test time".
+A GAN (spgan, cyclegan) is fitted once per (source, style bank, method,
+settings) and cached under the cache root, so the runs of a grid that share a
+source and a target reuse it - the paper's "train one generator, translate at
+test time". The `color` transfer is a map between two sets of statistics, so
+it is fitted on the images it translates (the AO selection L*, or the whole
+source for `+st` alone): after AO the selection already looks more like the
+target (its weather, light and scenes were chosen for that), and a map fitted
+on the whole source would correct those differences a second time. Measured
+on sim-finegpr -> sim-market1501 (cpu profile, seed 0): fitted on the whole
+source, AO+ST FID 1.92 vs AO 0.73; fitted on the selection, 0.90.
 """
 from __future__ import annotations
 
@@ -31,9 +38,19 @@ def style_bank_paths(ctx: StageContext) -> tuple[list[str], str]:
     return [r.path for r in ctx.target.train], ctx.fingerprint_of(ctx.target)
 
 
+def fitted_on_selection(method: str) -> bool:
+    """Whether the style model is fitted on the images it translates (statistics) or on the whole source (GANs)."""
+    return method == "color"
+
+
+def _records_fingerprint(records: list[Record]) -> str:
+    return hashlib.sha1("\n".join(r.path for r in records).encode()).hexdigest()[:16]
+
+
 def _model_dir(ctx: StageContext, method: str, bank_fp: str) -> Path:
     p = ctx.profile
-    key = json.dumps([ctx.source.key, ctx.fingerprint_of(ctx.source), bank_fp, method, list(p.style_size),
+    fitted_on = _records_fingerprint(ctx.records) if fitted_on_selection(method) else ctx.fingerprint_of(ctx.source)
+    key = json.dumps([ctx.source.key, fitted_on, bank_fp, method, list(p.style_size),
                       p.style_res_blocks, p.style_epochs, ctx.seed, p.extra.get("style_width"),
                       p.extra.get("style_max_images")])
     return paths.cache_root() / "style" / hashlib.sha1(key.encode()).hexdigest()[:20]
@@ -56,8 +73,9 @@ def style_stage(ctx: StageContext) -> None:
     if (model_dir / "style.json").is_file():
         model = load_style(model_dir, device=ctx.device)
     else:
-        # the style model learns from the source domain as a whole, not just this selection
-        source = [r.path for r in ctx.source.train]
+        # a GAN learns the source domain as a whole; the colour statistics map the selection itself
+        fit_on = ctx.records if fitted_on_selection(method) else ctx.source.train
+        source = [r.path for r in fit_on]
         model = fit_style(
             method, source, bank, model_dir, size=tuple(ctx.profile.style_size),
             res_blocks=ctx.profile.style_res_blocks, epochs=ctx.profile.style_epochs, seed=ctx.seed,
