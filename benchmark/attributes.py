@@ -7,6 +7,7 @@ these names so a value means the same thing everywhere.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Sequence
 
 COLOURS = ("black", "white", "red", "purple", "gray", "yellow", "blue", "green", "brown")
 
@@ -84,3 +85,13 @@ def get(name: str) -> Attribute:
         return BY_NAME[name]
     except KeyError:
         raise KeyError(f"unknown attribute {name!r}; known: {', '.join(BY_NAME)}") from None
+
+
+def total_variation(p: Sequence[float], q: Sequence[float]) -> float:
+    """1/2 sum |p - q| between two distributions over the same codes (each normalised first)."""
+    import numpy as np
+
+    a, b = np.asarray(p, dtype=np.float64), np.asarray(q, dtype=np.float64)
+    if a.shape != b.shape:
+        raise ValueError(f"distributions over different numbers of codes: {a.shape} vs {b.shape}")
+    return float(0.5 * np.abs(a / a.sum() - b / b.sum()).sum())

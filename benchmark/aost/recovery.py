@@ -16,19 +16,11 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from benchmark.attributes import BY_NAME
+from benchmark.attributes import BY_NAME, total_variation
 from benchmark.profiles import Profile
 
 SOURCE = "sim-finegpr"
 DEFAULT_TARGETS = ("sim-market1501", "sim-dukemtmc", "sim-cuhk03")
-
-
-def total_variation(p: Sequence[float], q: Sequence[float]) -> float:
-    """1/2 sum |p - q| between two distributions over the same codes (each normalised first)."""
-    a, b = np.asarray(p, dtype=np.float64), np.asarray(q, dtype=np.float64)
-    if a.shape != b.shape:
-        raise ValueError(f"distributions over different numbers of codes: {a.shape} vs {b.shape}")
-    return float(0.5 * np.abs(a / a.sum() - b / b.sum()).sum())
 
 
 def recovery_table(v_star: Mapping[str, Sequence[float]], prior: Mapping[str, Sequence[float]]) -> dict:

@@ -12,6 +12,8 @@ from typing import Any, Sequence
 
 import pandas as pd
 
+from benchmark.attributes import total_variation
+
 from .aggregate import SETTING_COLUMNS
 from .db import read
 from .naming import canonical, test_sort_key
@@ -119,8 +121,7 @@ def attribute_recovery(run_id: str, db_path: str | Path | None = None,
                 continue
             p = s.set_index("value")["p"]
             idx = p_true.index.union(p.index)
-            diff = p.reindex(idx, fill_value=0.0) - p_true.reindex(idx, fill_value=0.0)
-            rec[f"tv_{source}"] = 0.5 * float(diff.abs().sum())
+            rec[f"tv_{source}"] = total_variation(p.reindex(idx, fill_value=0.0), p_true.reindex(idx, fill_value=0.0))
         out.append(rec)
     return pd.DataFrame(out, columns=["attribute", "target", "tv_selected", "tv_full"])
 
