@@ -111,7 +111,7 @@ def style_experiment(target: str, *, seed: int = 0, data_root: Path, work: Path,
         "true-camera": _true_camera(ao, source, tgt, work / "true-camera", seed),
     }
     rows: dict[str, dict] = {name: {"images": len(recs)} for name, recs in sets.items()}
-    rows["dat"]["map"] = {k: v for k, v in dat.info["map"].items() if not k.startswith("lab_")}
+    rows["dat"]["dat_map"] = {k: v for k, v in dat.info["map"].items() if not k.startswith("lab_")}
     for d in dims:
         prof = profile.with_(fid_dims=d)
         for name, recs in sets.items():
@@ -166,6 +166,6 @@ def register(perf_app) -> None:
             table.add_row(name, *("-" if c not in row else f"{row[c]:.3f}" if c.startswith("fid") else f"{row[c]:.1f}"
                                   for c in cols))
         console.print(table)
-        console.print(f"DAT map: {json.dumps(r['rows']['dat']['map'])}. FID weights: {r['fid_weights']}.")
+        console.print(f"DAT map: {json.dumps(r['rows']['dat']['dat_map'])}. FID weights: {r['fid_weights']}.")
         if out:
             Path(out).write_text(json.dumps(r, indent=2))
