@@ -48,6 +48,13 @@ def settings_label(arch, pretrained, height, width, fid_weights) -> str:
 PAPER_SETTINGS = settings_label(PAPER.arch, PAPER.pretrained, PAPER.height, PAPER.width, PAPER.fid_weights)
 
 
+def rank_group_of(settings: str, profile: str) -> str:
+    """Rows ranked against each other: the paper's settings are one group whatever the profile's
+    name; other rows also need the same profile, since two profiles with the same network and
+    input (smoke and cpu: osnet_x0_25 at 64x32) still train for different schedules."""
+    return settings if settings == PAPER_SETTINGS else f"{settings}|{profile}"
+
+
 def member(table: int, spec: str) -> bool:
     if table == 2:
         return table2_member(spec)
@@ -174,7 +181,7 @@ def _our_rows(ours: pd.DataFrame, tests: list[str], mirrors: dict, ref_cells: di
             row_id=f"ours:{spec}|{profile}|{settings}", source="ours", label=label, train_set=spec, kind=kind,
             mirrors=mirror if paper is not None else None, profile=profile,
             **{c: _plain(first[c]) for c in SETTING_COLUMNS}, settings=settings,
-            paper_settings=settings == PAPER_SETTINGS, rank_group=settings,
+            paper_settings=settings == PAPER_SETTINGS, rank_group=rank_group_of(settings, profile),
             n_seeds=int(runs["seed"].nunique()), seeds=",".join(str(int(s)) for s in sorted(set(runs["seed"]))),
             run_ids=",".join(runs["id"]), images=_mean(runs["train_images"]),
             wall_seconds=_mean(runs["wall_seconds"]), wall_seconds_std=_std(runs["wall_seconds"]),
