@@ -121,6 +121,10 @@ def _provenance(run: RunResult, device: str, nproc: int) -> None:
     run.library_versions = library_versions()
     run.device = device_name(device)
     run.nproc = nproc
+    import torch
+
+    # CPU results are reproducible at a fixed thread count only (the float summation order changes)
+    run.config["torch_threads"] = torch.get_num_threads()
 
 
 def run(req: RunRequest, *, store: Store | None = None, log=print) -> RunResult:

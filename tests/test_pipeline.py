@@ -88,6 +88,7 @@ def test_aost_run_stores_distributions_fid_and_costs(env, tmp_path, monkeypatch)
     assert result["status"] == "completed"
     # the colour transfer is fitted on the 40 selected images it translates, not on the whole (36-image) source
     assert result["notes"]["style"]["images"]["source"] == 40
+    assert result["config"]["torch_threads"] >= 1  # CPU numbers depend on it
     assert list(tmp_path.iterdir()) == [], "a run left files in the working folder"
 
 
