@@ -43,13 +43,11 @@ def fitted_on_selection(method: str) -> bool:
     return method == "color"
 
 
-def _records_fingerprint(records: list[Record]) -> str:
-    return hashlib.sha1("\n".join(r.path for r in records).encode()).hexdigest()[:16]
-
-
 def _model_dir(ctx: StageContext, method: str, bank_fp: str) -> Path:
+    from benchmark.reid.train import data_fingerprint
+
     p = ctx.profile
-    fitted_on = _records_fingerprint(ctx.records) if fitted_on_selection(method) else ctx.fingerprint_of(ctx.source)
+    fitted_on = data_fingerprint(ctx.records) if fitted_on_selection(method) else ctx.fingerprint_of(ctx.source)
     key = json.dumps([ctx.source.key, fitted_on, bank_fp, method, list(p.style_size),
                       p.style_res_blocks, p.style_epochs, ctx.seed, p.extra.get("style_width"),
                       p.extra.get("style_max_images")])
