@@ -272,6 +272,31 @@ def test_color_moves_domain_statistics_towards_the_target(domains, color_model, 
     assert color_model.info["method"] == "color" and color_model.info["name"].startswith("domain appearance transfer")
 
 
+def _lab_std(paths) -> np.ndarray:
+    x = torch.from_numpy(np.stack([_read(p) for p in paths]).astype(np.float32) / 255).permute(0, 3, 1, 2)
+    return rgb_to_lab(x).std((0, 2, 3)).numpy()
+
+
+def test_color_matches_the_target_contrast_after_blur_and_noise(domains, color_model, tmp_path):
+    # the colour map is fitted on the source as the optics leave it, so the blur does not undo its gains
+    out = color_model.translate(domains["source"], tmp_path / "t")
+    src, tgt, new = _lab_std(domains["source"]), _lab_std(domains["bank"]), _lab_std(out)
+    assert np.all(np.abs(new - tgt) < 0.1 * tgt + 0.5), (src, tgt, new)
+    assert np.linalg.norm(new - tgt) < 0.5 * np.linalg.norm(src - tgt)
+
+
+def test_a_colour_map_of_another_version_is_refused_with_the_file_named(color_model, tmp_path):
+    import json
+
+    from benchmark.aost.style.base import STYLE_FILE
+
+    info = dict(color_model.info)
+    info.pop("map_version")
+    (tmp_path / STYLE_FILE).write_text(json.dumps(info))
+    with pytest.raises(ValueError, match=r"style.json holds a colour map of version 1.*delete that folder"):
+        load_style(tmp_path)
+
+
 def test_color_to_its_own_domain_is_nearly_the_identity(domains, tmp_path):
     m = fit_style("color", domains["source"], domains["source"], tmp_path / "self", size=(H, W)).info["map"]
     assert m["blur_sigma"] == 0 and m["noise_std"] == 0 and m["jpeg_quality"] is None

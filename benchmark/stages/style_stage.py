@@ -48,7 +48,12 @@ def _model_dir(ctx: StageContext, method: str, bank_fp: str) -> Path:
 
     p = ctx.profile
     fitted_on = data_fingerprint(ctx.records) if fitted_on_selection(method) else ctx.fingerprint_of(ctx.source)
-    key = json.dumps([ctx.source.key, fitted_on, bank_fp, method, list(p.style_size),
+    version = None
+    if method == "color":  # a colour map of an older definition is refitted, not loaded
+        from benchmark.aost.style.color import MAP_VERSION
+
+        version = MAP_VERSION
+    key = json.dumps([ctx.source.key, fitted_on, bank_fp, method, version, list(p.style_size),
                       p.style_res_blocks, p.style_epochs, ctx.seed, p.extra.get("style_width"),
                       p.extra.get("style_max_images")])
     return paths.cache_root() / "style" / hashlib.sha1(key.encode()).hexdigest()[:20]
