@@ -35,7 +35,7 @@ class Profile:
     pso_particles: int = 40
     pso_iters: int = 100
     # style transfer
-    style: str = "spgan"  # "spgan" | "cyclegan" | "color"
+    style: str = "spgan"  # "spgan" | "cyclegan" | "color" | "dat"
     style_size: tuple[int, int] = (256, 128)
     style_res_blocks: int = 9
     style_epochs: int = 5

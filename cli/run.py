@@ -33,7 +33,7 @@ def register(app: typer.Typer) -> None:
         seed: int = typer.Option(0, "--seed"),
         budget: Optional[int] = typer.Option(None, "--budget", help="Images for +random/+ao (default: the profile's)."),
         target: Optional[str] = typer.Option(None, "--target", help="Test set AO/ST adapt to (default: the first)."),
-        style: Optional[str] = typer.Option(None, "--style", help="Style transfer for +st: spgan | cyclegan | color."),
+        style: Optional[str] = typer.Option(None, "--style", help="Style transfer for +st: spgan | cyclegan | color | dat."),
         style_bank: Optional[str] = typer.Option(None, "--style-bank", help="Folder of target-style images (like MSCO)."),
         data_root: Optional[str] = typer.Option(None, "--data-root", help="Datasets folder (default ./data or $AOSTBENCH_DATA)."),
         db: Optional[str] = typer.Option(None, "--db", help="Results DB (default ./results/aostbench.duckdb or $AOSTBENCH_DB)."),

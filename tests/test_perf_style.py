@@ -45,17 +45,18 @@ def test_true_camera_rerenders_the_selection_through_the_targets_cameras(setup):
         _true_camera(sel, source, source.__class__("plain", "real", root), root / "x", seed=0)
 
 
-def test_dat_parts_keep_only_their_half_of_the_map(setup):
+def test_dat_optics_variant_keeps_only_the_camera_half_of_the_map(setup):
     from benchmark.aost.style import fit_style
-    from benchmark.perf.style import _dat_variant
+    from benchmark.perf.style import _optics_only
 
     source, target, sel, root = setup
-    full = fit_style("color", [r.path for r in sel], [r.path for r in target.train], root / "dat", size=(32, 16),
-                     seed=0, progress=False)
-    colour, optics = _dat_variant(root / "dat", "colour"), _dat_variant(root / "dat", "optics")
+    bank = [r.path for r in target.train]
+    full = fit_style("dat", [r.path for r in sel], bank, root / "dat", size=(32, 16), seed=0, progress=False)
+    colour = fit_style("color", [r.path for r in sel], bank, root / "color", size=(32, 16), seed=0, progress=False)
+    optics = _optics_only(root / "dat")
     assert (colour.blur, colour.noise_std, colour.quality) == (0.0, 0.0, None)
-    assert torch.equal(colour.gain, full.gain) and torch.equal(colour.tgt_mean, full.tgt_mean)
     assert (optics.blur, optics.noise_std, optics.quality) == (full.blur, full.noise_std, full.quality)
     x = torch.rand(2, 3, 8, 4) * 0.8 + 0.1
     assert torch.allclose(optics.colour_map(x), x, atol=2e-3)  # the identity colour map
     assert not torch.allclose(full.colour_map(x), x, atol=2e-3)
+    assert not torch.allclose(colour.colour_map(x), x, atol=2e-3)

@@ -225,10 +225,10 @@ def odd_sized(domains) -> list[str]:
     return out
 
 
-@pytest.mark.parametrize("method", ["spgan", "color"])
+@pytest.mark.parametrize("method", ["spgan", "color", "dat"])
 def test_translate_keeps_names_sizes_and_inputs(domains, odd_sized, tmp_path, method):
-    if method == "color":
-        model = fit_style("color", domains["source"], domains["bank"], tmp_path / "m", size=(H, W))
+    if method in ("color", "dat"):
+        model = fit_style(method, domains["source"], domains["bank"], tmp_path / "m", size=(H, W))
     else:
         model = _gan(domains, tmp_path / "m", epochs=1, max_images=4)
     before = {p: _sha(p) for p in odd_sized}
@@ -247,10 +247,15 @@ def test_translate_keeps_names_sizes_and_inputs(domains, odd_sized, tmp_path, me
     assert not model.translate([], tmp_path / "none")
 
 
-# ---------------------------------------------------------------- color (DAT)
+# ---------------------------------------------------------------- color and dat
 @pytest.fixture(scope="module")
 def color_model(domains, tmp_path_factory):
     return fit_style("color", domains["source"], domains["bank"], tmp_path_factory.mktemp("color"), size=(H, W))
+
+
+@pytest.fixture(scope="module")
+def dat_model(domains, tmp_path_factory):
+    return fit_style("dat", domains["source"], domains["bank"], tmp_path_factory.mktemp("dat"), size=(H, W))
 
 
 def _lab_mean(paths) -> np.ndarray:
@@ -258,18 +263,30 @@ def _lab_mean(paths) -> np.ndarray:
     return rgb_to_lab(x).mean((0, 2, 3)).numpy()
 
 
-def test_color_moves_domain_statistics_towards_the_target(domains, color_model, tmp_path):
+def test_color_moves_the_colour_statistics_and_nothing_else(domains, color_model, tmp_path):
     out = color_model.translate(domains["source"], tmp_path / "t")
     src, tgt, new = _lab_mean(domains["source"]), _lab_mean(domains["bank"]), _lab_mean(out)
     assert np.linalg.norm(new - tgt) < 0.5 * np.linalg.norm(src - tgt)
+    assert np.all(np.abs(_lab_std(out) - _lab_std(domains["bank"])) < 0.1 * _lab_std(domains["bank"]) + 0.5)
     m = color_model.info["map"]
+    assert (m["blur_sigma"], m["noise_std"], m["jpeg_quality"]) == (0.0, 0.0, None)
+    assert all(0.5 <= g <= 2.0 for g in m["lab_gain"])
+    assert color_model.info["method"] == "color" and color_model.info["name"] == "colour statistics transfer"
+    assert "descriptors" not in color_model.info
+
+
+def test_dat_moves_domain_statistics_towards_the_target(domains, dat_model, tmp_path):
+    out = dat_model.translate(domains["source"], tmp_path / "t")
+    src, tgt, new = _lab_mean(domains["source"]), _lab_mean(domains["bank"]), _lab_mean(out)
+    assert np.linalg.norm(new - tgt) < 0.5 * np.linalg.norm(src - tgt)
+    m = dat_model.info["map"]
     assert m["jpeg_quality"] == TARGET_Q  # read from the bank's quantisation tables
     assert m["blur_sigma"] > 0 and m["noise_std"] > 0  # the target camera blurs and adds noise
     assert all(0.5 <= g <= 2.0 for g in m["lab_gain"]) and m["lab_gain"][0] < 1  # lower contrast
-    d = color_model.info["descriptors"]
+    d = dat_model.info["descriptors"]
     err = lambda v: np.linalg.norm(np.array(v) - np.array(d["target"]))  # noqa: E731
     assert err(d["source_mapped"]) < 0.5 * err(d["source"])
-    assert color_model.info["method"] == "color" and color_model.info["name"].startswith("domain appearance transfer")
+    assert dat_model.info["method"] == "dat" and dat_model.info["name"].startswith("domain appearance transfer")
 
 
 def _lab_std(paths) -> np.ndarray:
@@ -277,9 +294,9 @@ def _lab_std(paths) -> np.ndarray:
     return rgb_to_lab(x).std((0, 2, 3)).numpy()
 
 
-def test_color_matches_the_target_contrast_after_blur_and_noise(domains, color_model, tmp_path):
+def test_dat_matches_the_target_contrast_after_blur_and_noise(domains, dat_model, tmp_path):
     # the colour map is fitted on the source as the optics leave it, so the blur does not undo its gains
-    out = color_model.translate(domains["source"], tmp_path / "t")
+    out = dat_model.translate(domains["source"], tmp_path / "t")
     src, tgt, new = _lab_std(domains["source"]), _lab_std(domains["bank"]), _lab_std(out)
     assert np.all(np.abs(new - tgt) < 0.1 * tgt + 0.5), (src, tgt, new)
     assert np.linalg.norm(new - tgt) < 0.5 * np.linalg.norm(src - tgt)
@@ -290,15 +307,15 @@ def test_a_colour_map_of_another_version_is_refused_with_the_file_named(color_mo
 
     from benchmark.aost.style.base import STYLE_FILE
 
-    info = dict(color_model.info)
-    info.pop("map_version")
+    info = {**color_model.info, "map_version": 1}
     (tmp_path / STYLE_FILE).write_text(json.dumps(info))
     with pytest.raises(ValueError, match=r"style.json holds a colour map of version 1.*delete that folder"):
         load_style(tmp_path)
 
 
-def test_color_to_its_own_domain_is_nearly_the_identity(domains, tmp_path):
-    m = fit_style("color", domains["source"], domains["source"], tmp_path / "self", size=(H, W)).info["map"]
+@pytest.mark.parametrize("method", ["color", "dat"])
+def test_a_map_to_its_own_domain_is_nearly_the_identity(domains, tmp_path, method):
+    m = fit_style(method, domains["source"], domains["source"], tmp_path / "self", size=(H, W)).info["map"]
     assert m["blur_sigma"] == 0 and m["noise_std"] == 0 and m["jpeg_quality"] is None
     assert np.allclose(m["lab_gain"], 1.0) and np.allclose(m["lab_source_mean"], m["lab_target_mean"])
 
@@ -311,7 +328,9 @@ def _big_shirt(colour) -> np.ndarray:
     return img
 
 
-def test_color_keeps_identity_and_applies_one_map(color_model, tmp_path):
+@pytest.mark.parametrize("method", ["color", "dat"])
+def test_the_map_keeps_identity_and_is_one_for_all(request, tmp_path, method):
+    color_model = request.getfixturevalue(f"{method}_model")
     red, blue = tmp_path / "red.png", tmp_path / "blue.png"
     Image.fromarray(_big_shirt((190, 50, 50))).save(red)
     Image.fromarray(_big_shirt((50, 70, 190))).save(blue)
@@ -341,8 +360,8 @@ def test_contact_sheet(domains, tmp_path):
 
 
 def test_clear_errors(domains, tmp_path):
-    assert STYLE_METHODS == ("spgan", "cyclegan", "color")
-    with pytest.raises(ValueError, match="spgan, cyclegan, color"):
+    assert STYLE_METHODS == ("spgan", "cyclegan", "color", "dat")
+    with pytest.raises(ValueError, match="spgan, cyclegan, color, dat"):
         fit_style("ptgan", domains["source"], domains["bank"], tmp_path / "x")
     with pytest.raises(ValueError, match="style bank"):
         fit_style("color", domains["source"], [], tmp_path / "x")

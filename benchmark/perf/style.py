@@ -7,9 +7,10 @@ version is scored the way a run is, by FID against the target's train images
 cpu-profile re-ID model trained on it:
 
 - `ao`: no transfer (the +ao row);
-- `dat`: the domain appearance transfer as the pipeline fits it, on the selection;
-- `dat-whole-source`: the same method fitted on the whole source instead;
-- `dat-colour`, `dat-optics`: only its Lab colour map, or only its blur, noise and JPEG;
+- `color`: the colour statistics transfer as the pipeline fits it, on the selection;
+- `dat`: the domain appearance transfer (colour plus blur, noise, JPEG), fitted the same way;
+- `dat-whole-source`: DAT fitted on the whole source instead;
+- `dat-optics`: only DAT's blur, noise and JPEG (its colour map left out);
 - `true-camera`: the selection re-rendered through the target twin's own camera
   optics (blur, resolution, noise, colour cast, JPEG; one of its cameras at
   random per image), a reference no transfer method can see: it shows what
@@ -29,7 +30,7 @@ from benchmark.profiles import get_profile
 
 SOURCE = "sim-finegpr"
 SCENE_KEYS = ("backdrop", "crop_jitter", "occlusion", "texture", "view")  # the place, not the camera
-VARIANTS = ("ao", "dat", "dat-whole-source", "dat-colour", "dat-optics", "true-camera")
+VARIANTS = ("ao", "color", "dat", "dat-whole-source", "dat-optics", "true-camera")
 
 
 def _true_camera(selection, source, target, out_dir: Path, seed: int):
@@ -60,17 +61,13 @@ def _true_camera(selection, source, target, out_dir: Path, seed: int):
     return records
 
 
-def _dat_variant(model_dir: Path, part: str):
-    """The fitted DAT with only its colour map or only its optics (blur, noise, JPEG)."""
+def _optics_only(model_dir: Path):
+    """The fitted DAT with the identity colour map: only its blur, noise and JPEG."""
     from benchmark.aost.style.base import read_style_json
     from benchmark.aost.style.color import ColorStyle
 
     info = read_style_json(model_dir)
-    m = info["map"]
-    if part == "colour":
-        m.update(blur_sigma=0.0, noise_std=0.0, jpeg_quality=None)
-    else:  # the identity colour map
-        m.update(lab_gain=[1.0, 1.0, 1.0], lab_target_mean=m["lab_source_mean"])
+    info["map"].update(lab_gain=[1.0, 1.0, 1.0], lab_target_mean=info["map"]["lab_source_mean"])
     return ColorStyle(info, model_dir)
 
 
@@ -98,16 +95,17 @@ def style_experiment(target: str, *, seed: int = 0, data_root: Path, work: Path,
         return [Record(p, r.pid, r.camid, r.attrs) for p, r in zip(paths, ao)]
 
     fit = dict(size=tuple(profile.style_size), seed=seed, progress=False)
-    dat = fit_style("color", sel_paths, bank, work / "dat-model", **fit)
-    whole = fit_style("color", [r.path for r in source.train], bank, work / "dat-whole-source-model", **fit)
+    colour = fit_style("color", sel_paths, bank, work / "color-model", **fit)
+    dat = fit_style("dat", sel_paths, bank, work / "dat-model", **fit)
+    whole = fit_style("dat", [r.path for r in source.train], bank, work / "dat-whole-source-model", **fit)
     sets = {
         "full": list(source.train),
         "random": uniform_sample(list(source.train), profile.ao_budget, seed),
         "ao": ao,
+        "color": translated(colour, "color"),
         "dat": translated(dat, "dat"),
         "dat-whole-source": translated(whole, "dat-whole-source"),
-        "dat-colour": translated(_dat_variant(work / "dat-model", "colour"), "dat-colour"),
-        "dat-optics": translated(_dat_variant(work / "dat-model", "optics"), "dat-optics"),
+        "dat-optics": translated(_optics_only(work / "dat-model"), "dat-optics"),
         "true-camera": _true_camera(ao, source, tgt, work / "true-camera", seed),
     }
     rows: dict[str, dict] = {name: {"images": len(recs)} for name, recs in sets.items()}

@@ -1,15 +1,16 @@
-"""`+st`: translate the training images to the target's style (SPGAN, CycleGAN or colour).
+"""`+st`: translate the training images to the target's style (SPGAN, CycleGAN, colour or DAT).
 
 A GAN (spgan, cyclegan) is fitted once per (source, style bank, method,
 settings) and cached under the cache root, so the runs of a grid that share a
 source and a target reuse it - the paper's "train one generator, translate at
-test time". The `color` transfer is a map between two sets of statistics, so
-it is fitted on the images it translates (the AO selection L*, or the whole
-source for `+st` alone): after AO the selection already looks more like the
+test time". The `color` and `dat` transfers are maps between two sets of
+statistics, so they are fitted on the images they translate (the AO
+selection L*, or the whole source for `+st` alone): after AO the selection already looks more like the
 target (its weather, light and scenes were chosen for that), and a map fitted
 on the whole source would correct those differences a second time. Measured
-on sim-finegpr -> sim-market1501 (cpu profile, seed 0): fitted on the whole
-source, AO+ST FID 1.92 vs AO 0.73; fitted on the selection, 0.90.
+with DAT on sim-finegpr -> sim-market1501 (cpu profile, seed 0, its version
+1): fitted on the whole source, AO+ST FID 1.92 vs AO 0.73; fitted on the
+selection, 0.90.
 """
 from __future__ import annotations
 
@@ -40,7 +41,7 @@ def style_bank_paths(ctx: StageContext) -> tuple[list[str], str]:
 
 def fitted_on_selection(method: str) -> bool:
     """Whether the style model is fitted on the images it translates (statistics) or on the whole source (GANs)."""
-    return method == "color"
+    return method in ("color", "dat")
 
 
 def _model_dir(ctx: StageContext, method: str, bank_fp: str) -> Path:
@@ -49,7 +50,7 @@ def _model_dir(ctx: StageContext, method: str, bank_fp: str) -> Path:
     p = ctx.profile
     fitted_on = data_fingerprint(ctx.records) if fitted_on_selection(method) else ctx.fingerprint_of(ctx.source)
     version = None
-    if method == "color":  # a colour map of an older definition is refitted, not loaded
+    if fitted_on_selection(method):  # a colour map of an older definition is refitted, not loaded
         from benchmark.aost.style.color import MAP_VERSION
 
         version = MAP_VERSION

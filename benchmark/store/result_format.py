@@ -101,7 +101,7 @@ class FidRow:
     dims: int = 2048
     n: int | None = None  # training-side images used
     n_target: int | None = None
-    style_method: str = ""  # "spgan" / "cyclegan" / "color" where the stage styled images
+    style_method: str = ""  # "spgan" / "cyclegan" / "color" / "dat" where the stage styled images
 
 
 @dataclass

@@ -5,8 +5,9 @@
     new_paths = load_style(out_dir).translate(selection, run_dir / "translated")
 
 Methods: `spgan` (CycleGAN + SiaNet, Deng et al. 2018), `cyclegan` (the same
-without SiaNet) and `color` (domain appearance transfer: one colour, blur, noise
-and JPEG map estimated from the two domains' statistics; see color.py).
+without SiaNet), `color` (one Lab colour map estimated from the two domains'
+statistics) and `dat` (the same plus the target camera's blur, noise and JPEG);
+see color.py.
 """
 from __future__ import annotations
 

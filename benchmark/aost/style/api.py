@@ -6,7 +6,7 @@ from typing import Sequence
 
 from .base import StyleModel, read_style_json
 
-STYLE_METHODS = ("spgan", "cyclegan", "color")
+STYLE_METHODS = ("spgan", "cyclegan", "color", "dat")
 
 
 def fit_style(
@@ -17,8 +17,9 @@ def fit_style(
 ) -> StyleModel:
     """Fit a style transfer from the source images to the style bank and save it in out_dir.
 
-    method: "spgan" (CycleGAN + SiaNet), "cyclegan", or "color" (domain appearance
-    transfer, no training). bank_paths: unlabeled target-style images (the target's
+    method: "spgan" (CycleGAN + SiaNet), "cyclegan", "color" (colour statistics
+    transfer) or "dat" (domain appearance transfer: colour plus blur, noise and
+    JPEG); the last two need no training. bank_paths: unlabeled target-style images (the target's
     train split or any folder). size=(h, w) is the model size; res_blocks, epochs,
     width (generator/discriminator base channels, 64 as published), batch_size (1 as
     published) and amp (bf16 autocast, CUDA only) apply to the GANs. max_images caps
@@ -33,10 +34,11 @@ def fit_style(
     if not bank_paths:
         raise ValueError("fit_style needs a style bank: bank_paths is empty (give the target's train images or a folder of crops)")
     size = (int(size[0]), int(size[1]))
-    if method == "color":
+    if method in ("color", "dat"):
         from .color import fit_color
 
-        return fit_color(source_paths, bank_paths, Path(out_dir), size=size, seed=seed, max_images=max_images, progress=progress)
+        return fit_color(source_paths, bank_paths, Path(out_dir), size=size, seed=seed, max_images=max_images,
+                         progress=progress, optics_too=method == "dat")
     if epochs < 1 or res_blocks < 0:
         raise ValueError(f"{method} needs epochs >= 1 and res_blocks >= 0 (got epochs={epochs}, res_blocks={res_blocks})")
     from .spgan import fit_gan
@@ -52,7 +54,7 @@ def load_style(out_dir: Path, device: str | None = None) -> StyleModel:
     """Load a style model saved by fit_style (GANs on `device`, default: the fit's device if present, else CPU)."""
     info = read_style_json(Path(out_dir))
     method = info.get("method")
-    if method == "color":
+    if method in ("color", "dat"):
         from .color import ColorStyle
 
         return ColorStyle(info, Path(out_dir))

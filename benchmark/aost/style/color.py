@@ -1,19 +1,25 @@
-"""`color`: domain appearance transfer (DAT), a fast identity-keeping style transfer.
+"""`color` and `dat`: the fast, identity-keeping style transfers (one map per domain pair).
 
-DAT estimates ONE appearance map from the statistics of the two domains and
-applies the same map to every image, so two people who differ in colour still
-differ the same way afterwards. (Normalising each image to the target's
-statistics would erase the person's own colours: identity is what loses.)
+Both estimate ONE map from the statistics of the two domains and apply the
+same map to every image, so two people who differ in colour still differ the
+same way afterwards. (Normalising each image to the target's statistics would
+erase the person's own colours: identity is what loses.)
 
-What it estimates, all at the model size (h, w), in this order of application:
+`color`, colour statistics transfer: a per-channel affine map in CIE Lab,
+L* a* b* each mapped from the source domain's pooled pixel mean/std to the
+target's (Reinhard et al. 2001, but at domain level). Gains are clamped to
+[0.5, 2] and are positive, so the order of any two colours along each Lab
+axis is kept. Nothing else changes: no blur, noise or JPEG.
+
+`dat`, domain appearance transfer: the camera as well. All at the model size
+(h, w), in this order of application:
 1. sharpness / resolution: one Gaussian blur sigma (pixels at the model size),
    standing in for optics, low native resolution and upscaling.
 2. sensor noise: one i.i.d. Gaussian noise std (in [0, 1] intensity units),
    seeded per image by its content, so the result never depends on the batch.
-3. colour: per-channel affine map in CIE Lab, L* a* b* each mapped from the
-   pooled pixel mean/std of the source domain AFTER steps 1-2 to the target's
-   (Reinhard et al. 2001, but at domain level); gains are clamped to [0.5, 2]
-   and are positive, so the order of any two colours along each Lab axis is kept.
+3. colour: the Lab map above, fitted on the source as it looks AFTER steps
+   1-2 (blur lowers the pixel variance and noise raises it, so a map fitted
+   on clean images would no longer match the target once degraded).
 4. compression: the target's JPEG quality, read from its files' quantisation
    tables (none when the bank is not JPEG), after quantising to 8 bits.
 (1) and (2) are fitted jointly by a grid search that degrades a sample of the
@@ -23,12 +29,8 @@ pixels, relative to the image variance: how much fine detail survives) and a
 robust noise estimate (median absolute finest-scale Haar diagonal coefficient
 / 0.6745).
 
-Why the colour map comes after the optics: blur lowers the pixel variance and
-noise raises it, so a map fitted on clean images no longer matches the
-target's statistics once the images are degraded. Measured on an AO selection
-(sim-finegpr -> sim-market1501, cpu profile, seed 0, random-init Inception,
-FID 64-d / 192-d): untouched 0.464 / 0.728; colour map first 0.400 / 0.889;
-optics first 0.441 / 0.696.
+Which one the cpu profile uses, and why, is measured in PERFORMANCE.md
+("What moves the AO selection towards the target").
 """
 from __future__ import annotations
 
@@ -48,9 +50,10 @@ from .base import STYLE_FILE, StyleModel, write_json_atomic
 from .images import from_unit, load_resized, to_unit
 from .spgan import select_images
 
-METHOD_NAME = "domain appearance transfer (DAT)"
-# 2: optics before the colour map (1 applied the colour map first); a saved map of another version is refitted
-MAP_VERSION = 2
+METHOD_NAMES = {"color": "colour statistics transfer", "dat": "domain appearance transfer (DAT)"}
+# Saved maps of another version are refitted. 1: `color` was colour map, then optics; 2: optics, then the colour
+# map; 3: `color` is the colour map alone and `dat` is version 2.
+MAP_VERSION = 3
 BLUR_GRID = (0.0, 0.4, 0.6, 0.8, 1.0, 1.25, 1.5, 1.75, 2.0, 2.5, 3.0)
 NOISE_GRID = (0.0, 0.004, 0.008, 0.012, 0.016, 0.024, 0.032, 0.048, 0.064)
 GAIN_RANGE = (0.5, 2.0)
@@ -200,12 +203,11 @@ def _batches(paths: Sequence[str], size: tuple[int, int], n: int = 64) -> Iterat
 
 # ---------------------------------------------------------------- the model
 class ColorStyle(StyleModel):
-    """Applies one fitted appearance map (colour, blur, noise, JPEG) to every image."""
-
-    method = "color"
+    """Applies one fitted map to every image: `color` (Lab colour map) or `dat` (blur, noise, colour map, JPEG)."""
 
     def __init__(self, info: dict, out_dir: Path):
         super().__init__(info, out_dir)
+        self.method = info["method"]
         if info.get("map_version") != MAP_VERSION:
             raise ValueError(f"{Path(out_dir) / STYLE_FILE} holds a colour map of version {info.get('map_version', 1)} "
                              f"(this aostbench applies version {MAP_VERSION}); delete that folder to refit it")
@@ -230,19 +232,46 @@ class ColorStyle(StyleModel):
 
 def fit_color(
     source_paths: Sequence[str], bank_paths: Sequence[str], out_dir: Path, *,
-    size: tuple[int, int], seed: int, max_images: int | None, progress: bool,
+    size: tuple[int, int], seed: int, max_images: int | None, progress: bool, optics_too: bool = False,
 ) -> ColorStyle:
-    """Estimate the domain appearance map (see the module doc) and save it in out_dir/style.json.
+    """Estimate the `color` map (or, with optics_too, the `dat` map; see the module doc) and save it in out_dir/style.json.
 
     Takes seconds (no progress bar needed); `progress` is accepted for a uniform API."""
     t0 = time.perf_counter()
+    method = "dat" if optics_too else "color"
     cap = min(max_images or STAT_IMAGES, STAT_IMAGES)
     src = select_images(source_paths, cap, seed)
     bank = select_images(bank_paths, cap, seed + 1)
+    info = {
+        "method": method, "name": METHOD_NAMES[method], "map_version": MAP_VERSION, "size": list(size),
+        "res_blocks": None, "epochs": 0, "device": "cpu", "seed": seed,
+        "images": {"source": len(src), "bank": len(bank)},
+        "map": {"blur_sigma": 0.0, "noise_std": 0.0, "jpeg_quality": None},
+    }
+    if optics_too:
+        info["map"], info["descriptors"] = _fit_optics(src, bank, size, seed)
+    # the colour statistics of the source as it looks after the optics (none for `color`), against the target's
+    optic = ColorStyle({**info, "map": {**info["map"], "lab_source_mean": [0.0] * 3, "lab_target_mean": [0.0] * 3,
+                                        "lab_gain": [1.0] * 3}}, out_dir)
+    mu_s, sd_s = lab_stats(optic.degraded(b) for b in _batches(src, size))
+    mu_t, sd_t = lab_stats(torch.from_numpy(to_unit(b)) for b in _batches(bank, size))
+    gain = np.clip(sd_t / sd_s, *GAIN_RANGE)
+    info["map"].update(lab_source_mean=mu_s.tolist(), lab_source_std=sd_s.tolist(), lab_target_mean=mu_t.tolist(),
+                       lab_target_std=sd_t.tolist(), lab_gain=gain.tolist())
+    if optics_too:  # how close the whole map brings the sample's sharpness and noise to the target's
+        imgs = [load_resized(p, size) for p in src[:SEARCH_IMAGES]]
+        mapped = ColorStyle(info, out_dir)._translate_batch(imgs)
+        info["descriptors"]["source_mapped"] = descriptors(torch.from_numpy(to_unit(mapped))).mean(0).tolist()
+    info["train_seconds"] = round(time.perf_counter() - t0, 3)
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    write_json_atomic(Path(out_dir) / STYLE_FILE, info)
+    return ColorStyle(info, out_dir)
+
+
+def _fit_optics(src: Sequence[str], bank: Sequence[str], size: tuple[int, int], seed: int) -> tuple[dict, dict]:
+    """Steps 1, 2 and 4 of `dat`: the target's JPEG quality, then blur and noise by a joint grid search."""
     qualities = [q for q in (jpeg_quality_of(p) for p in bank[:64]) if q is not None]
     quality = int(np.median(qualities)) if len(qualities) > len(bank[:64]) // 2 else None
-
-    # steps 1-2: joint grid search of blur and noise on a source sample
     imgs = [load_resized(p, size) for p in src[:SEARCH_IMAGES]]
     x = torch.from_numpy(to_unit(imgs))
     noise = torch.stack([content_noise(im, seed) for im in imgs])
@@ -254,28 +283,7 @@ def fit_color(
             err = float((d - target).pow(2).sum())
             if err < best[0] - 1e-12:
                 best = (err, blur, std)
-    info = {
-        "method": "color", "name": METHOD_NAME, "map_version": MAP_VERSION, "size": list(size), "res_blocks": None,
-        "epochs": 0, "device": "cpu", "seed": seed, "images": {"source": len(src), "bank": len(bank)},
-        "map": {"blur_sigma": best[1], "noise_std": best[2], "jpeg_quality": quality},
-    }
-    # step 3: the colour statistics of the source as it looks after the optics, against the target's
-    optic = ColorStyle({**info, "map": {**info["map"], "lab_source_mean": [0.0] * 3, "lab_target_mean": [0.0] * 3,
-                                        "lab_gain": [1.0] * 3}}, out_dir)
-    mu_s, sd_s = lab_stats(optic.degraded(b) for b in _batches(src, size))
-    mu_t, sd_t = lab_stats(torch.from_numpy(to_unit(b)) for b in _batches(bank, size))
-    gain = np.clip(sd_t / sd_s, *GAIN_RANGE)
-    info["map"].update(lab_source_mean=mu_s.tolist(), lab_source_std=sd_s.tolist(), lab_target_mean=mu_t.tolist(),
-                       lab_target_std=sd_t.tolist(), lab_gain=gain.tolist())
-    model = ColorStyle(info, out_dir)
-    info["descriptors"] = {
-        "names": ["log_band_0_1", "log_band_1_2", "log_band_2_4", "log_noise"],
-        "target": target.tolist(),
-        "source": descriptors(x).mean(0).tolist(),
-        "source_mapped": descriptors(torch.from_numpy(to_unit(model._translate_batch(imgs)))).mean(0).tolist(),
-        "residual": best[0],
-    }
-    info["train_seconds"] = round(time.perf_counter() - t0, 3)
-    Path(out_dir).mkdir(parents=True, exist_ok=True)
-    write_json_atomic(Path(out_dir) / STYLE_FILE, info)
-    return ColorStyle(info, out_dir)
+    found = {"blur_sigma": best[1], "noise_std": best[2], "jpeg_quality": quality}
+    report = {"names": ["log_band_0_1", "log_band_1_2", "log_band_2_4", "log_noise"], "target": target.tolist(),
+              "source": descriptors(x).mean(0).tolist(), "residual": best[0]}
+    return found, report
