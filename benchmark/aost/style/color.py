@@ -126,7 +126,7 @@ def content_noise(img: np.ndarray, seed: int) -> torch.Tensor:
     return torch.from_numpy(rng.standard_normal((3, *img.shape[:2]), dtype=np.float32))
 
 
-def optics(x: torch.Tensor, blur: float, noise: torch.Tensor, noise_std: float) -> torch.Tensor:
+def optics(x: torch.Tensor, blur: float, noise: torch.Tensor | None, noise_std: float) -> torch.Tensor:
     """Blur and add sensor noise (steps 1-2 of the map), clipped to [0, 1]."""
     y = gaussian_blur(x, blur)
     return (y + noise_std * noise).clamp(0, 1) if noise_std > 0 else y.clamp(0, 1)
@@ -223,7 +223,7 @@ class ColorStyle(StyleModel):
 
     def degraded(self, imgs: list[np.ndarray]) -> torch.Tensor:
         """Steps 1-2 (blur, noise) of the map."""
-        noise = torch.stack([content_noise(im, self.seed) for im in imgs])
+        noise = torch.stack([content_noise(im, self.seed) for im in imgs]) if self.noise_std > 0 else None
         return optics(torch.from_numpy(to_unit(imgs)), self.blur, noise, self.noise_std)
 
     def _translate_batch(self, imgs: list[np.ndarray]) -> list[np.ndarray]:
