@@ -258,9 +258,17 @@ def dat_model(domains, tmp_path_factory):
     return fit_style("dat", domains["source"], domains["bank"], tmp_path_factory.mktemp("dat"), size=(H, W))
 
 
-def _lab_mean(paths) -> np.ndarray:
+def _lab_pixels(paths) -> torch.Tensor:
     x = torch.from_numpy(np.stack([_read(p) for p in paths]).astype(np.float32) / 255).permute(0, 3, 1, 2)
-    return rgb_to_lab(x).mean((0, 2, 3)).numpy()
+    return rgb_to_lab(x)
+
+
+def _lab_mean(paths) -> np.ndarray:
+    return _lab_pixels(paths).mean((0, 2, 3)).numpy()
+
+
+def _lab_std(paths) -> np.ndarray:
+    return _lab_pixels(paths).std((0, 2, 3)).numpy()
 
 
 def test_color_moves_the_colour_statistics_and_nothing_else(domains, color_model, tmp_path):
@@ -287,11 +295,6 @@ def test_dat_moves_domain_statistics_towards_the_target(domains, dat_model, tmp_
     err = lambda v: np.linalg.norm(np.array(v) - np.array(d["target"]))  # noqa: E731
     assert err(d["source_mapped"]) < 0.5 * err(d["source"])
     assert dat_model.info["method"] == "dat" and dat_model.info["name"].startswith("domain appearance transfer")
-
-
-def _lab_std(paths) -> np.ndarray:
-    x = torch.from_numpy(np.stack([_read(p) for p in paths]).astype(np.float32) / 255).permute(0, 3, 1, 2)
-    return rgb_to_lab(x).std((0, 2, 3)).numpy()
 
 
 def test_dat_matches_the_target_contrast_after_blur_and_noise(domains, dat_model, tmp_path):
