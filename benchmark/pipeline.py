@@ -156,6 +156,11 @@ def run(req: RunRequest, *, store: Store | None = None, log=print) -> RunResult:
         if not ds.query or not ds.gallery:
             raise SpecError(f"test set {k} has no query/gallery split ({ds.root}); it can only be trained on")
     target = test_sets.get(target_key) or load_dataset(target_key, data_root)
+    if "st" in spec.stages and req.style:  # a mistyped --style stops here, not after AO
+        from benchmark.aost.style import STYLE_METHODS
+
+        if req.style not in STYLE_METHODS:
+            raise SpecError(f"unknown style method {req.style!r} (--style); available: {', '.join(STYLE_METHODS)}")
     if "ao" in spec.stages and profile.ao_vgg_weights == "imagenet":
         from benchmark.aost.distances import require_vgg_weights
 

@@ -114,6 +114,15 @@ def test_bad_specs_are_clear_errors(env, spec, message):
     assert "Traceback" not in res.output
 
 
+def test_a_mistyped_style_stops_before_any_run_is_started(env, tmp_path):
+    db = tmp_path / "style.duckdb"
+    res = runner.invoke(app, ["run", "--train", "sim-finegpr+aost", "--test", "sim-market", "--profile", "smoke",
+                              "--style", "colour", "--data-root", str(env["data"]), "--db", str(db)])
+    assert res.exit_code == 1 and "Traceback" not in res.output
+    assert "unknown style method 'colour'" in res.output and "color, dat" in res.output
+    assert not (tmp_path / "runs").exists()  # no run folder, no run row: nothing half-written
+
+
 def test_missing_real_data_is_an_instruction(env):
     res = runner.invoke(app, ["run", "--train", "finegpr", "--test", "market", "--profile", "smoke",
                               "--data-root", str(env["data"]), "--db", str(env["db"])])
