@@ -74,10 +74,10 @@ CPU = Profile(
     arch="osnet_x0_25",
     pretrained=False,
     # 64x32 for 20 epochs rather than 128x64 for 4: about 2 min for 2,000 images on this
-    # CPU, and the network converges (final loss ~0.1), so the Table 3 rows differ beyond
-    # seed noise. At 12 epochs it was still learning and when it left the initial plateau
-    # decided the result (the same AO selection, seed 0: R1 25.7 or 34.3 depending only on
-    # the thread count); at 20 epochs, 1 thread: AO 32.3, AO+ST 40.0.
+    # CPU, and the network converges (final loss ~0.1). At 12 epochs it was still learning
+    # and when it left the initial plateau decided the result (the same AO selection, seed 0:
+    # R1 25.7 or 34.3 depending only on the thread count). Over 8 seeds (1 thread): Random /
+    # AO / AO+ST R1 22.6 / 36.8 / 34.8 (PERFORMANCE.md).
     height=64,
     width=32,
     flip=0.5,

@@ -30,7 +30,7 @@ robust noise estimate (median absolute finest-scale Haar diagonal coefficient
 / 0.6745).
 
 Which one the cpu profile uses, and why, is measured in PERFORMANCE.md
-("What moves the AO selection towards the target").
+("Why the cpu profile uses `color`, not `dat`").
 """
 from __future__ import annotations
 
@@ -132,6 +132,12 @@ def optics(x: torch.Tensor, blur: float, noise: torch.Tensor | None, noise_std: 
     return (y + noise_std * noise).clamp(0, 1) if noise_std > 0 else y.clamp(0, 1)
 
 
+def degrade_images(imgs: list[np.ndarray], blur: float, noise_std: float, seed: int) -> torch.Tensor:
+    """Steps 1-2 on uint8 images: blur, then noise seeded by each image's content (none drawn when noise_std is 0)."""
+    noise = torch.stack([content_noise(im, seed) for im in imgs]) if noise_std > 0 else None
+    return optics(torch.from_numpy(to_unit(imgs)), blur, noise, noise_std)
+
+
 def compress(y: torch.Tensor, quality: int | None) -> torch.Tensor:
     """Quantise to 8 bits and JPEG (step 4)."""
     return jpeg(torch.round(y.clamp(0, 1) * 255) / 255, quality)
@@ -221,13 +227,9 @@ class ColorStyle(StyleModel):
     def colour_map(self, x: torch.Tensor) -> torch.Tensor:
         return lab_to_rgb((rgb_to_lab(x) - self.src_mean) * self.gain + self.tgt_mean)
 
-    def degraded(self, imgs: list[np.ndarray]) -> torch.Tensor:
-        """Steps 1-2 (blur, noise) of the map."""
-        noise = torch.stack([content_noise(im, self.seed) for im in imgs]) if self.noise_std > 0 else None
-        return optics(torch.from_numpy(to_unit(imgs)), self.blur, noise, self.noise_std)
-
     def _translate_batch(self, imgs: list[np.ndarray]) -> list[np.ndarray]:
-        return from_unit(compress(self.colour_map(self.degraded(imgs)), self.quality).numpy())
+        x = degrade_images(imgs, self.blur, self.noise_std, self.seed)
+        return from_unit(compress(self.colour_map(x), self.quality).numpy())
 
 
 def fit_color(
@@ -251,9 +253,8 @@ def fit_color(
     if optics_too:
         info["map"], info["descriptors"] = _fit_optics(src, bank, size, seed)
     # the colour statistics of the source as it looks after the optics (none for `color`), against the target's
-    optic = ColorStyle({**info, "map": {**info["map"], "lab_source_mean": [0.0] * 3, "lab_target_mean": [0.0] * 3,
-                                        "lab_gain": [1.0] * 3}}, out_dir)
-    mu_s, sd_s = lab_stats(optic.degraded(b) for b in _batches(src, size))
+    m = info["map"]
+    mu_s, sd_s = lab_stats(degrade_images(b, m["blur_sigma"], m["noise_std"], seed) for b in _batches(src, size))
     mu_t, sd_t = lab_stats(torch.from_numpy(to_unit(b)) for b in _batches(bank, size))
     gain = np.clip(sd_t / sd_s, *GAIN_RANGE)
     info["map"].update(lab_source_mean=mu_s.tolist(), lab_source_std=sd_s.tolist(), lab_target_mean=mu_t.tolist(),
@@ -278,8 +279,9 @@ def _fit_optics(src: Sequence[str], bank: Sequence[str], size: tuple[int, int], 
     target = descriptors(torch.from_numpy(to_unit([load_resized(p, size) for p in bank[:STAT_IMAGES]]))).mean(0)
     best = (float("inf"), 0.0, 0.0)
     for blur in BLUR_GRID:
+        xb = gaussian_blur(x, blur)  # once per blur, not once per (blur, noise) pair
         for std in NOISE_GRID:
-            d = descriptors(compress(optics(x, blur, noise, std), quality)).mean(0)
+            d = descriptors(compress(optics(xb, 0.0, noise, std), quality)).mean(0)
             err = float((d - target).pow(2).sum())
             if err < best[0] - 1e-12:
                 best = (err, blur, std)
