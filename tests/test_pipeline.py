@@ -68,7 +68,7 @@ def test_base_and_random_runs_land_beside_the_paper(env, tmp_path, monkeypatch):
 
 def test_aost_run_stores_distributions_fid_and_costs(env, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    _run(env, "--train", "sim-finegpr+aost", "--test", "sim-market", "--budget", "40")
+    _run(env, "--train", "sim-finegpr+aost", "--test", "sim-market", "--budget", "80")
     runs = queries.runs_df(env["db"], train_spec="sim-finegpr+aost")
     run_id = runs.iloc[0]["id"]
     assert runs.iloc[0]["status"] == "completed"
@@ -86,8 +86,9 @@ def test_aost_run_stores_distributions_fid_and_costs(env, tmp_path, monkeypatch)
     assert (run_dir / "stages" / "st" / "sheet.png").is_file()
     result = json.loads((run_dir / "result.json").read_text())
     assert result["status"] == "completed"
-    # the colour transfer is fitted on the 40 selected images it translates, not on the whole (36-image) source
-    assert result["notes"]["style"]["images"]["source"] == 40
+    # the colour transfer is fitted on all 80 selected images it translates: not on the whole (36-image) source,
+    # and not capped by the smoke profile's GAN limit (style_max_images 64)
+    assert result["notes"]["style"]["images"]["source"] == 80
     assert result["config"]["torch_threads"] >= 1  # CPU numbers depend on it
     assert list(tmp_path.iterdir()) == [], "a run left files in the working folder"
 

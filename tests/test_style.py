@@ -316,6 +316,23 @@ def test_a_colour_map_of_another_version_is_refused_with_the_file_named(color_mo
         load_style(tmp_path)
 
 
+def test_colour_statistics_use_every_selected_image_whatever_the_seed(domains, tmp_path):
+    # more images than the old 400-image sample: the map was a property of the seed's sample, now of the selection
+    rng = np.random.default_rng(3)
+    (tmp_path / "many").mkdir()
+    many = []
+    for i in range(450):
+        p = tmp_path / "many" / f"{i:04d}_c1s1_{i:06d}_00.png"
+        Image.fromarray(_person(rng.integers(0, 256, 3), rng)).save(p)
+        many.append(str(p))
+    a = fit_style("color", many, domains["bank"], tmp_path / "a", size=(H, W), seed=0)
+    b = fit_style("color", many, domains["bank"], tmp_path / "b", size=(H, W), seed=1)
+    assert a.info["images"] == {"source": 450, "bank": 12}
+    assert a.info["map"] == b.info["map"]
+    capped = fit_style("color", many, domains["bank"], tmp_path / "c", size=(H, W), seed=0, max_images=100)
+    assert capped.info["images"]["source"] == 100  # an explicit cap is still honoured
+
+
 @pytest.mark.parametrize("method", ["color", "dat"])
 def test_a_map_to_its_own_domain_is_nearly_the_identity(domains, tmp_path, method):
     m = fit_style(method, domains["source"], domains["source"], tmp_path / "self", size=(H, W)).info["map"]

@@ -83,7 +83,9 @@ def style_stage(ctx: StageContext) -> None:
         model = fit_style(
             method, source, bank, model_dir, size=tuple(ctx.profile.style_size),
             res_blocks=ctx.profile.style_res_blocks, epochs=ctx.profile.style_epochs, seed=ctx.seed,
-            device=ctx.device, max_images=ctx.profile.extra.get("style_max_images"), progress=ctx.progress,
+            # style_max_images keeps a CPU GAN to minutes; colour statistics cost milliseconds per image
+            device=ctx.device, max_images=None if fitted_on_selection(method) else ctx.profile.extra.get("style_max_images"),
+            progress=ctx.progress,
             width=ctx.profile.extra.get("style_width", 64),
         )
     ctx.result.costs.append(Cost("style_fit", time.perf_counter() - t0, None, ctx.device))
