@@ -77,7 +77,7 @@ CPU = Profile(
     # CPU, and the network converges (final loss ~0.1). At 12 epochs it was still learning
     # and when it left the initial plateau decided the result (the same AO selection, seed 0:
     # R1 25.7 or 34.3 depending only on the thread count). Over 8 seeds (1 thread): Random /
-    # AO / AO+ST R1 22.6 / 36.8 / 34.8 (PERFORMANCE.md).
+    # AO / AO+ST R1 22.6 / 36.8 / 36.0 (colour map version 4; PERFORMANCE.md).
     height=64,
     width=32,
     flip=0.5,
