@@ -31,8 +31,8 @@ def _train_rate(records, profile, out_dir: Path, device: str, epochs: int) -> di
 def _features(model_path: str, test, profile, device: str) -> dict:
     import torch
 
+    from benchmark.reid.evaluate import evaluate_features
     from benchmark.reid.features import extract_record_features
-    from benchmark.reid.job import evaluate_model
     from benchmark.reid.models import load_trained_model
 
     model, _ = load_trained_model(model_path, device)
@@ -44,9 +44,11 @@ def _features(model_path: str, test, profile, device: str) -> dict:
     if torch.device(device).type == "cuda":
         torch.cuda.synchronize()
     seconds = time.perf_counter() - t0
-    metrics = evaluate_model(model, test, profile, torch.device(device))
-    return {"images_per_second": len(records) / seconds, "features": feats.cpu(),
-            "r1": metrics["r1"], "map": metrics["map"]}
+    feats, nq = feats.cpu(), len(test.query)
+    m = evaluate_features(feats[:nq], feats[nq:], [r.pid for r in test.query], [r.pid for r in test.gallery],
+                          [r.camid for r in test.query], [r.camid for r in test.gallery],
+                          metric=profile.dist_metric, normalize=profile.normalize_features, name=test.name)
+    return {"images_per_second": len(records) / seconds, "features": feats, "r1": 100 * m.r1, "map": 100 * m.mAP}
 
 
 def cuda_check(data_root: Path, work: Path, *, epochs: int = 2, log=print) -> dict:
