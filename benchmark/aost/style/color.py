@@ -279,7 +279,8 @@ def _fit_optics(src: Sequence[str], bank: Sequence[str], size: tuple[int, int], 
     imgs = [load_resized(p, size) for p in src[:SEARCH_IMAGES]]
     x = torch.from_numpy(to_unit(imgs))
     noise = torch.stack([content_noise(im, seed) for im in imgs])
-    target = descriptors(torch.from_numpy(to_unit([load_resized(p, size) for p in bank[:STAT_IMAGES]]))).mean(0)
+    # in batches: the bank may hold STAT_IMAGES images (1.5 GB as one float tensor at 256x128)
+    target = torch.cat([descriptors(torch.from_numpy(to_unit(b))) for b in _batches(bank, size)]).mean(0)
     best = (float("inf"), 0.0, 0.0)
     for blur in BLUR_GRID:
         xb = gaussian_blur(x, blur)  # once per blur, not once per (blur, noise) pair
