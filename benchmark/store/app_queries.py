@@ -128,9 +128,9 @@ def attribute_recovery(run_id: str, db_path: str | Path | None = None,
 
 def runs_overview(db_path: str | Path | None = None, *, status: str | Sequence[str] | None = None,
                   timeout: float | None = None) -> pd.DataFrame:
-    """runs_df without marking stale runs (the app only reads), plus `owner_alive`: False for a `running`
+    """runs_df (which never marks stale runs: the app only reads), plus `owner_alive`: False for a `running`
     run whose process is gone on this host (`aostbench runs list` will mark it failed), else True/None."""
-    df = runs_df(db_path, status=status, mark_stale=False, timeout=timeout)
+    df = runs_df(db_path, status=status, timeout=timeout)
     running = df.loc[df["status"] == "running", "id"].tolist()
     starts: dict[str, Any] = {}
     if running:
