@@ -166,3 +166,36 @@ def test_the_store_read_path_imports_no_writer():
         imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
         assert not {"writes", "rebuild"} & {(m or "").rsplit(".", 1)[-1] for m in imported}, name
         assert "migrate(" not in (store / name).read_text(), name
+
+
+def test_older_runs_get_the_same_key_from_their_stored_settings(env, tmp_path):
+    """Migration 4 (a DB from before run keys) and `db rebuild` (result.json files from before) compute
+    the key a new run of the same settings gets, or mark the run."""
+    import shutil
+
+    import duckdb
+
+    db = tmp_path / "old.duckdb"
+    shutil.copy(env["db"], db)
+    want = dict(zip(*[queries.runs_df(db)[c] for c in ("id", "run_key")]))
+    assert want and all(isinstance(k, str) for k in want.values())
+    con = duckdb.connect(str(db))
+    for col in ("run_key", "variant_key", "variant", "run_key_note", "settings_key", "adapted_to"):
+        con.execute(f"ALTER TABLE runs DROP COLUMN {col}")
+    con.execute("DELETE FROM schema_version WHERE version >= 4")
+    con.close()
+    from benchmark.store import migrate
+    migrate(db)
+    assert dict(zip(*[queries.runs_df(db)[c] for c in ("id", "run_key")])) == want
+    # the same from result.json files written before run keys
+    runs = tmp_path / "runs"
+    shutil.copytree(env["db"].parent / "runs", runs)
+    for p in runs.glob("*/result.json"):
+        d = json.loads(p.read_text())
+        for k in ("run_key", "variant_key", "variant", "settings_key", "adapted_to", "run_key_note"):
+            d.pop(k, None)
+        d["config"].pop("run_key", None)
+        p.write_text(json.dumps(d))
+    res = runner.invoke(app, ["db", "rebuild", "--runs", str(runs), "--db", str(db)])
+    assert res.exit_code == 0, res.output
+    assert dict(zip(*[queries.runs_df(db)[c] for c in ("id", "run_key")])) == want
