@@ -54,6 +54,7 @@ def test_user_profile_names_a_base_and_changes_fields(tmp_path):
     ('base = "cpu"\nepochs = 10\nlr_steps = [15]\n', "lr step 15 is beyond the 10 epochs"),
     ('base = "cpu"\nbase = "x"\n', "not valid TOML"),
     ('base = "bad.toml"\n', "cycle"),
+    ('base = "cpu"\nname = "[red]x y"\n', "use letters, digits"),
 ])
 def test_bad_profile_files_are_one_line_errors(tmp_path, body, message):
     f = tmp_path / "bad.toml"
@@ -77,6 +78,7 @@ def test_bad_profile_files_are_one_line_errors(tmp_path, body, message):
     (["style=pix2pix"], "expected one of spgan, cyclegan, color, dat"),
     (["ao_method=nope"], "ao_method = 'nope' is impossible; expected one of gatys"),
     (["ao_input=64"], "two integers"),
+    (["style_size=64x32"], "expected two integers HEIGHT,WIDTH"),
 ])
 def test_bad_sets_are_one_line_errors(sets, message):
     with pytest.raises(ProfileError) as e:
