@@ -226,6 +226,8 @@ class Store:
 
     def _store(self, run: RunResult, txn, check_artefact: bool = True) -> None:
         """Artefact first (the fuller record), then the DB rows in one transaction."""
+        if run.run_key is None and run.run_key_note is None:  # built without the pipeline: computed here
+            fill_run_key(run)
         if self.write_artifacts:
             if check_artefact:
                 self._check_not_completed(run.id)
