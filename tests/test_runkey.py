@@ -6,6 +6,7 @@ import os
 import stat
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
@@ -199,3 +200,28 @@ def test_older_runs_get_the_same_key_from_their_stored_settings(env, tmp_path):
     res = runner.invoke(app, ["db", "rebuild", "--runs", str(runs), "--db", str(db)])
     assert res.exit_code == 0, res.output
     assert dict(zip(*[queries.runs_df(db)[c] for c in ("id", "run_key")])) == want
+
+
+def test_a_row_combines_one_run_per_target_and_a_cross_target_score_is_its_own_row(tmp_path):
+    from benchmark.store import Metrics, RunResult, Store
+    from benchmark.store.writes import set_key
+
+    store = Store(tmp_path / "x.duckdb", tmp_path / "runs")
+    prof = load_profile("smoke")
+
+    def add(target, tests, r1):
+        run = RunResult.new("sim-finegpr+aost", prof, 0, tests)
+        set_key(run, _key(profile="smoke", target=target))
+        for i, t in enumerate(tests):
+            run.metrics[t] = Metrics(r1=r1 + i, r5=50.0, map=20.0)
+        store.start_run(run)
+        store.finish_run(run)
+
+    add("sim-market1501", ["sim-market1501", "sim-dukemtmc"], 30.0)  # adapted to Market, also tested on Duke
+    add("sim-dukemtmc", ["sim-dukemtmc"], 40.0)
+    rows = queries.table_rows(2, test_sets=["sim-market1501", "sim-dukemtmc"], db_path=store.path)
+    ours = rows[rows["source"] == "ours"].set_index("variant")
+    assert set(ours.index) == {"smoke", "smoke, adapted to sim-market1501"}
+    assert ours.loc["smoke", "sim-market1501.r1"] == 30.0 and ours.loc["smoke", "sim-dukemtmc.r1"] == 40.0
+    cross = ours.loc["smoke, adapted to sim-market1501"]
+    assert cross["sim-dukemtmc.r1"] == 31.0 and pd.isna(cross["sim-market1501.r1"])
