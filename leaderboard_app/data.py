@@ -16,7 +16,7 @@ from typing import Any, Callable
 import streamlit as st
 
 from benchmark import paths
-from benchmark.store import StoreBusy, StoreEmpty, app_queries, queries
+from benchmark.store import StoreBusy, StoreEmpty, StoreOutdated, app_queries, queries
 from benchmark.store.writes import default_runs_dir
 
 from .style import md_escape
@@ -145,6 +145,8 @@ def guarded(render: Callable[[], None]) -> None:
         show_empty_state(e)
     except StoreBusy as e:
         show_busy(e)
+    except StoreOutdated as e:  # the app never migrates: it says how
+        st.warning(md_escape(str(e)), icon=":material/update:")
 
 
 def has_runs() -> bool:

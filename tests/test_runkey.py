@@ -225,3 +225,20 @@ def test_a_row_combines_one_run_per_target_and_a_cross_target_score_is_its_own_r
     assert ours.loc["smoke", "sim-market1501.r1"] == 30.0 and ours.loc["smoke", "sim-dukemtmc.r1"] == 40.0
     cross = ours.loc["smoke, adapted to sim-market1501"]
     assert cross["sim-dukemtmc.r1"] == 31.0 and pd.isna(cross["sim-market1501.r1"])
+
+
+def test_the_app_says_how_to_migrate_an_older_db_and_leaves_it_alone(tmp_path, monkeypatch):
+    import duckdb
+
+    from benchmark.store.schema import apply_migrations
+    from tests.test_leaderboard_app import open_page
+
+    db = tmp_path / "old.duckdb"
+    con = duckdb.connect(str(db))
+    apply_migrations(con, target=3)
+    con.close()
+    before = db.read_bytes()
+    monkeypatch.setenv("AOSTBENCH_DB", str(db))
+    at = open_page("pages/leaderboard.py")
+    assert any("aostbench db migrate" in w.value for w in at.warning)
+    assert db.read_bytes() == before
