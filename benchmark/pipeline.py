@@ -204,7 +204,8 @@ def run(req: RunRequest, *, store: Store | None = None, log=print) -> RunResult:
     run_result = _new_or_resumed(req, spec, profile, tests, store)
     run_result.budget = budget if {"random", "ao"} & set(spec.stages) else None
     _provenance(run_result, device, req.nproc)
-    run_result.data_fingerprints = {d.key: fingerprint(d) for d in (source, *test_sets.values(), target)}
+    used = {d.key: d for d in (source, *test_sets.values(), target)}  # each dataset fingerprinted once
+    run_result.data_fingerprints = {k: fingerprint(d) for k, d in used.items()}
     set_key(run_result, key_of(req, spec, profile, target.key, run_result.data_fingerprints))
     run_dir = store.run_dir(run_result.id)
     run_dir.mkdir(parents=True, exist_ok=True)
