@@ -7,10 +7,12 @@
     run.metrics["sim-market1501"] = Metrics(r1=..., r5=..., map=...)
     store.finish_run(run)                # everything in one transaction; status completed
 
-Reading (CLI tables, the leaderboard app) goes through benchmark.store.queries and
-app_queries: read-only connections that never migrate, mark or write anything.
-Writing (runs, datasets, submissions) and explicit maintenance (mark_stale_runs,
-migrate, rebuild, check) go through writes.py, db.py and rebuild.py.
+Where things are, in three parts (imports only go downwards in this list):
+- report: tables.py (CLI text, Markdown, LaTeX, CSV, JSON), aggregate.py (the paper's table shape);
+- queries (read-only: never migrate, mark or write): queries.py, app_queries.py;
+- persistence: writes.py (Store: runs, datasets, submissions; mark_stale_runs), rebuild.py
+  (db rebuild / check), schema.py (migrations), db.py (connections, retries), result_format.py
+  (the result.json codec), naming.py, owner.py, errors.py.
 """
 from __future__ import annotations
 
