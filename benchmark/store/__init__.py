@@ -7,7 +7,7 @@
     run.metrics["sim-market1501"] = Metrics(r1=..., r5=..., map=...)
     store.finish_run(run)                # everything in one transaction; status completed
 
-Where things are, in three parts (imports only go downwards in this list):
+Where things are, in three parts (report and queries never import the writers):
 - report: tables.py (CLI text, Markdown, LaTeX, CSV, JSON), aggregate.py (the paper's table shape);
 - queries (read-only: never migrate, mark or write): queries.py, app_queries.py;
 - persistence: writes.py (Store: runs, datasets, submissions; mark_stale_runs), rebuild.py
