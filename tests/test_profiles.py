@@ -120,3 +120,18 @@ def test_bad_set_fails_before_any_work(tmp_path, command):
     assert res.exit_code == 1
     assert "unknown setting 'batch_sise' (did you mean 'batch_size'?)" in res.output and "valid keys" in res.output
     assert not (tmp_path / "r").exists() and not data.exists()  # no DB, no twins made, nothing written
+
+
+def test_resolving_and_keying_need_no_torch():
+    """The CLI checks settings before any work, and a cluster's preflight computes run keys, without torch."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = ("import sys; from benchmark.profiles import load_profile; from benchmark.runkey import run_key; "
+            "p = load_profile('paper', ['epochs=3', 'arch=resnet50_fc512']); "
+            "run_key('finegpr+aost', ('ao', 'st'), p, target='market1501'); "
+            "assert 'torch' not in sys.modules, 'torch was imported'")
+    root = Path(__file__).resolve().parent.parent
+    res = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
