@@ -5,7 +5,7 @@ from typing import Optional
 
 import typer
 
-from cli.common import console, friendly_errors
+from cli.common import console, friendly_errors, say
 
 
 def register(app: typer.Typer) -> None:
@@ -23,7 +23,7 @@ def register(app: typer.Typer) -> None:
         from benchmark.store import queries, tables
 
         res = run_demo(profile=profile, seeds=seeds, data_root=data_root, db=db, device=device,
-                       log=lambda m: console.print(m, highlight=False))
+                       log=say)
         console.rule("Table 3 (sim-market1501)")
         console.print(tables.to_rich(queries.table_rows(3, test_sets=TABLE3_TESTS, profile=profile, db_path=db)))
         console.rule("Table 2 (subset)")

@@ -16,6 +16,7 @@ from typing import Any, Callable
 import streamlit as st
 
 from benchmark import paths
+from benchmark.text_safety import inert_tree
 from benchmark.store import StoreBusy, StoreEmpty, app_queries, queries
 from benchmark.store.writes import default_runs_dir
 
@@ -102,7 +103,27 @@ def _cached(name: str, path: str, state: tuple, args: tuple, kwargs: tuple, wait
         kw.update(db_path=path, timeout=wait)
     if name == "summary":
         kw["mark_stale"] = False  # the app only reads; `aostbench runs list` marks stale runs
-    return fn(*args, **kw)
+    return inert_result(fn(*args, **kw))
+
+
+def inert_result(value: Any) -> Any:
+    """Every string a query returns made printable (benchmark.text_safety): a lone surrogate or an
+    escape sequence from a stranger's file name must not break the page (Streamlit encodes UTF-8)."""
+    import pandas as pd
+
+    if isinstance(value, pd.DataFrame):
+        out = value.copy()
+        for col in out.columns:
+            if out[col].dtype == object:
+                out[col] = out[col].map(_inert_cell)
+        out.columns = [inert_tree(c) if isinstance(c, str) else c for c in out.columns]
+        out.attrs = inert_tree(dict(value.attrs))
+        return out
+    return inert_tree(value)
+
+
+def _inert_cell(v: Any) -> Any:
+    return inert_tree(v) if isinstance(v, (str, dict, list, tuple)) else v
 
 
 def _freeze(value: Any) -> Any:

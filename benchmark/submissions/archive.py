@@ -115,6 +115,10 @@ def scan_folder(folder: Path, limits: Limits) -> Source:
             if is_clutter(rel):
                 src.ignored.append(rel)
                 continue
+            if has_hidden(e.name):
+                problems.append(f"{shown(rel)}: control, invisible or non-UTF-8 character in the name "
+                                "(file names must be printable UTF-8)")
+                continue
             if e.is_symlink():
                 problems.append(f"{shown(rel)} is a symbolic link (links are not accepted; copy the file instead)")
             elif e.is_dir(follow_symlinks=False):
