@@ -27,9 +27,14 @@ from typing import Any
 _HIDDEN = ("Cc", "Cf", "Cs", "Zl", "Zp")
 
 
+_SHORT = {"\n": "\\n", "\t": "\\t", "\r": "\\r"}
+
+
 def _visible(ch: str, keep: str) -> str:
     if ch in keep:
         return ch
+    if ch in _SHORT:
+        return _SHORT[ch]
     o = ord(ch)
     if 0xDC80 <= o <= 0xDCFF:  # a byte that was not UTF-8 (surrogateescape): show the byte
         return f"\\x{o - 0xDC00:02x}"

@@ -55,7 +55,7 @@ def test_printable_shows_what_was_hidden():
     assert printable("\u202eabc") == "\\u202eabc"
     assert printable("name\udcff.jpg") == "name\\xff.jpg"  # the byte that was not UTF-8
     assert printable(b"caf\xc3\xa9 \xff") == "café \\xff"
-    assert printable("a\nb", keep="\n") == "a\nb" and printable("a\nb") == "a\\x0ab"
+    assert printable("a\nb", keep="\n") == "a\nb" and printable("a\nb") == "a\\nb"
     assert printable(None) == "" and printable(42) == "42"
     assert inert_tree({"k\udcff": ["v\x1b", 1, {"x": "\u202e"}]}) == {"k\\xff": ["v\\x1b", 1, {"x": "\\u202e"}]}
 

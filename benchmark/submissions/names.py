@@ -54,7 +54,7 @@ def path_problem(rel: str, *, max_chars: int, max_name_bytes: int, max_depth: in
     if len(rel) > max_chars:
         return f"path longer than {max_chars} characters"
     if _CONTROL.search(rel) or has_hidden(rel):
-        return "control, invisible or non-UTF-8 character in the path"
+        return "control character or other invisible or non-UTF-8 character in the path"
     if "\\" in rel:
         return "backslash in the path (only '/' separates folders)"
     if rel.startswith("/"):
