@@ -144,7 +144,7 @@ def validate(path: str | Path, name: str, work: Path, *, attributes: str | Path 
     t0 = time.perf_counter()
     findings = Findings(limits.max_listed)
     v = Validation(name=name, findings=findings)
-    report: dict = {"name": name, "description": printable(description, "\n"), "license": printable(license),
+    report: dict = {"name": name, "description": printable(description, "\n\t"), "license": printable(license),
                     "source": {"path": printable(path)}, "limits": dict(vars(limits)),
                     "accepted_formats": {k: list(e) for k, e in ACCEPTED_FORMATS.items()}}
     v.report = report
