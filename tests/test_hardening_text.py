@@ -165,7 +165,7 @@ def test_submissions_list_and_show_survive_a_stored_surrogate(cli_app, hostile_s
 
 def test_db_check_and_rebuild_print_hostile_ids_literally(cli_app, hostile_store):
     db, runs = hostile_store
-    (runs / "x[/red]-1" / "result.json").write_text("{ not json", encoding="utf-8")
+    (runs / "x[red]-1" / "result.json").write_text("{ not json", encoding="utf-8")
     r = _invoke(cli_app, "db", "check", "--db", db)
     assert r.exit_code == 1 and "x[red]-1" in r.output, r.output
     r = _invoke(cli_app, "db", "rebuild", "--db", db)

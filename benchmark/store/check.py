@@ -10,6 +10,7 @@ cannot be read is reported by path and left for the user (never deleted).
 """
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -123,6 +124,20 @@ def check_runs(db_path: str | Path | None = None, runs_dir: str | Path | None = 
         mem.close()
 
     db_ids, art_ids = set(db["runs"]), set(good)
+    status_col, tests_col = RUN_COLUMNS.index("status"), RUN_COLUMNS.index("test_sets")
+    for rid in sorted(db_ids):
+        row = db["runs"][rid][0]
+        if row[status_col] != "completed":
+            continue
+        have = {m[1] for m in db["metrics"].get(rid, [])}
+        try:
+            wanted = [t for t in json.loads(row[tests_col] or "[]") if t not in have]
+        except (ValueError, TypeError):
+            wanted = []
+        if not have:
+            out.append(Finding(f"run {rid} is completed but has no metrics"))
+        elif wanted:
+            out.append(Finding(f"run {rid} is completed but lacks metrics for {', '.join(map(str, wanted))}"))
     for rid in sorted(db_ids - art_ids):
         where = folder / rid / RESULT_FILE
         if rid in bad_ids:
