@@ -379,7 +379,7 @@ _ROW_FIELDS = {
                    "params": "dict"},
 }
 _REQUIRED = {RunResult: ("id", "train_spec", "profile", "seed"),
-             Metrics: ("r1", "map"), FidRow: ("stage", "target", "value", "weights"),
+             Metrics: ("r1", "r5", "map"), FidRow: ("stage", "target", "value", "weights"),
              AttributeDist: ("attribute", "source", "probs"), Cost: ("stage", "wall_seconds"),
              SurrogateFit: ("target", "r2_cv", "n_probe")}
 
@@ -451,14 +451,15 @@ def _shape(value: Any) -> str:
 
 
 def _check_fields(data: dict, spec: dict[str, str], required: tuple[str, ...], where: str) -> None:
+    at = f"{where}: " if where else ""
     for name in required:
         if name not in data:
-            raise ValueError(f"{where}lacks the required field {name!r}")
+            raise ValueError(f"{at}lacks the required field {name!r}")
     for name, kind in spec.items():
         if name in data:
             why = _kind_problem(data[name], kind)
             if why:
-                raise ValueError(f"{where}{name}: {why}")
+                raise ValueError(f"{where}.{name}: {why}" if where else f"{name}: {why}")
 
 
 def check_result_dict(data: Any) -> None:
@@ -469,12 +470,12 @@ def check_result_dict(data: Any) -> None:
     for test, m in (data.get("metrics") or {}).items():
         if _kind_problem(test, "str") or not isinstance(m, dict):
             raise ValueError(f"metrics[{_shape(test)}]: expected an object keyed by a test set name")
-        _check_fields(m, _ROW_FIELDS[Metrics], _REQUIRED[Metrics], f"metrics[{_shape(test)}].")
+        _check_fields(m, _ROW_FIELDS[Metrics], _REQUIRED[Metrics], f"metrics[{_shape(test)}]")
     for key, cls in (("fid", FidRow), ("attribute_dists", AttributeDist), ("costs", Cost), ("surrogate", SurrogateFit)):
         for i, row in enumerate(data.get(key) or []):
             if not isinstance(row, dict):
                 raise ValueError(f"{key}[{i}]: expected an object, got {_shape(row)}")
-            _check_fields(row, _ROW_FIELDS[cls], _REQUIRED[cls], f"{key}[{i}].")
+            _check_fields(row, _ROW_FIELDS[cls], _REQUIRED[cls], f"{key}[{i}]")
 
 
 def read_result(path: str | Path, folder_must_match: bool = True) -> RunResult:

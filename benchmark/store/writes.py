@@ -15,6 +15,8 @@ from typing import Any, Iterable
 
 import duckdb
 
+from benchmark.faults import crash_point
+
 from .db import connect_read, resolve, write
 from .errors import StoreEmpty, StoreError, SubmissionNotFound
 from .naming import kind_of
@@ -189,6 +191,7 @@ class Store:
             if check_artefact:
                 self._check_not_completed(run.id)
             run.save(self.runs_dir)
+            crash_point("run-artefact-saved")
         self._write(txn)  # re-checks inside the transaction
 
     def _check_not_completed(self, run_id: str) -> None:
