@@ -16,7 +16,7 @@ from typing import Any, Callable
 import streamlit as st
 
 from benchmark import paths
-from benchmark.text_safety import inert_tree
+from benchmark.text_safety import inert_tree, printable
 from benchmark.store import StoreBusy, StoreEmpty, app_queries, queries
 from benchmark.store.writes import default_runs_dir
 
@@ -168,6 +168,13 @@ def guarded(render: Callable[[], None]) -> None:
         show_empty_state(e)
     except StoreBusy as e:
         show_busy(e)
+    except Exception as e:  # noqa: BLE001 - a damaged DB file: say what to do, not a traceback
+        if not type(e).__module__.lstrip("_").startswith("duckdb"):
+            raise
+        st.error("The results database cannot be read as it is. `aostbench db check` says what is wrong; "
+                 "`aostbench db rebuild` recreates it from the run and submission files (the old file is kept).",
+                 icon=":material/error:")
+        st.code(printable(str(e).splitlines()[0] if str(e) else type(e).__name__), language=None, wrap_lines=True)
 
 
 def has_runs() -> bool:

@@ -207,3 +207,27 @@ def test_check_reports_every_difference_and_repair_makes_them_agree(world, app):
     assert check(db, runs) == []
     assert not orphan.exists() and (runs / made[1].id / "result.json").is_file()
     assert queries.runs_df(db).set_index("id").loc[made[0].id, "status"] == "completed"
+
+
+def test_a_corrupt_db_is_a_one_line_error_pointing_to_check_and_rebuild(world, app, monkeypatch):
+    from cli import results as results_cli
+    from cli import runs as runs_cli
+
+    for mod in (results_cli, runs_cli):
+        mod.register(app)
+    db = world["db"]
+    db.write_bytes(b"\x00not a duckdb file" * 4000)
+    for args in (("runs", "list"), ("results",), ("submissions", "list"), ("db", "info")):
+        r = _invoke(app, *args, "--db", db)
+        assert r.exit_code == 1, (args, r.output)
+        assert "db check" in r.output and "db rebuild" in r.output and "Traceback" not in r.output, r.output
+    r = _invoke(app, "db", "check", "--db", db, "--runs", world["runs"])
+    assert r.exit_code == 1 and "cannot be read" in r.output and "Traceback" not in r.output
+
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("AOSTBENCH_DB", str(db))
+    page = Path(__file__).resolve().parent.parent / "leaderboard_app" / "pages" / "submissions.py"
+    at = AppTest.from_file(str(page), default_timeout=60)
+    at.run()
+    assert not at.exception and any("db rebuild" in e.value for e in at.error)
