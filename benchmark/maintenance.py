@@ -34,8 +34,7 @@ def check(db_path: str | Path | None = None, runs_dir: str | Path | None = None,
     from benchmark.submissions.recover import check_submissions
 
     findings = check_runs(db_path, runs_dir, timeout)
-    if any(f.message.startswith((str(db_path or ""), "no results yet")) and "cannot be read" in f.message
-           for f in findings):
+    if any(f.db_unreadable for f in findings):
         return findings  # nothing else can be compared with a DB that cannot be read
     return findings + check_submissions(db_path, submissions_dir, store_root, data_root, temp_dir)
 

@@ -233,3 +233,17 @@ def test_zip_end_record_is_checked_before_the_member_list(tmp_path):
         z.comment = b"c"
     src = open_source(tmp_path / "c.zip", work(tmp_path, "work-c"), small)
     assert src.files == {"x.csv": 2}
+
+
+@pytest.mark.parametrize("build,expected", [
+    (lambda: header(b"x.csv", 10 ** 20), "bytes uncompressed"),
+    (lambda: header(b"sparse.jpg", 0, b"S"), "sparse file"),
+    (lambda: header(b"pax", len(pax_record("GNU.sparse.size", b"10")), b"x") + pax_record("GNU.sparse.size", b"10")
+     + pad(len(pax_record("GNU.sparse.size", b"10"))) + member(b"x.jpg", b"abc"), "sparse file"),
+    (lambda: header(b"odd.jpg", 0, b"V"), "of tar type 'V'"),
+    (lambda: header(b"name\xff.jpg", 3) + b"abc" + pad(3), "non-UTF-8"),
+    (lambda: header(b"dir/../../x.jpg", 3) + b"abc" + pad(3), "'..' in the path"),
+])
+def test_member_headers_that_lie_or_hide_are_refused(tmp_path, build, expected):
+    path = write(tmp_path / "a.tgz", [build()], gz=True)
+    assert_refused_fast(path, tmp_path, expected)

@@ -35,6 +35,7 @@ class Finding:
 
     message: str
     fix: Callable[[], str] | None = None
+    db_unreadable: bool = False  # the DB itself could not be read: nothing else can be compared
 
 
 def db_error_line(exc: BaseException) -> str:
@@ -94,7 +95,7 @@ def check_runs(db_path: str | Path | None = None, runs_dir: str | Path | None = 
         db = {t: {} for t in ("runs", *CHILD_TABLES)}
     except duckdb.Error as e:
         return [Finding(f"{path}: the DB cannot be read ({db_error_line(e)}); `aostbench db rebuild` recreates "
-                        "it from the run and submission files and keeps the old file")] + out
+                        "it from the run and submission files and keeps the old file", db_unreadable=True)] + out
     if version != SCHEMA_VERSION:
         out.append(Finding(f"schema version {version}, expected {SCHEMA_VERSION}",
                            lambda: f"migrated to schema {migrate(path, timeout)}"))
