@@ -287,7 +287,7 @@ class RunResult:
         try:
             data = json.loads(p.read_text(encoding="utf-8"))
             return cls.from_dict(data)
-        except (OSError, ValueError, TypeError) as e:
+        except (OSError, ValueError, TypeError, RecursionError) as e:
             raise ValueError(f"{p}: not a readable aostbench result.json ({e})") from e
 
     def path_in(self, runs_dir: str | Path) -> Path:
