@@ -339,8 +339,9 @@ def extract_archive(path: Path, kind: str, out_root: Path, limits: Limits) -> So
                 m = wanted[id(entry)]
                 _write_member(stream, _target(out_root, m.rel), m, written)
                 src.files[m.rel] = m.size
-    except Rejected:
-        raise
+    except Rejected as exc:
+        label = f"archive {shown(path.name)}"
+        raise Rejected([r if label in r or shown(path.name) in r else f"{label}: {r}" for r in exc.reasons]) from None
     except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, struct.error) as exc:
         raise Rejected(f"{shown(path.name)} is not a readable {kind} archive: {shown(exc, 200)}") from None
     return src
