@@ -7,7 +7,6 @@ called `[red]x`, one holding terminal escapes or a non-UTF-8 byte shows as typed
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Optional
 

@@ -10,7 +10,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from benchmark.maintenance import check, rebuild, repair
+from benchmark.maintenance import check
 from benchmark.profiles import SMOKE
 from benchmark.store import Metrics, RunResult, Store, queries
 from benchmark.store.result_format import BadArtefact, read_result
@@ -231,3 +231,32 @@ def test_a_corrupt_db_is_a_one_line_error_pointing_to_check_and_rebuild(world, a
     at = AppTest.from_file(str(page), default_timeout=60)
     at.run()
     assert not at.exception and any("db rebuild" in e.value for e in at.error)
+
+
+@pytest.mark.parametrize("kind", ["fifo", "dev-zero", "folder", "huge"])
+def test_special_files_posing_as_artefacts_are_named_not_read(world, app, kind):
+    import os
+
+    runs = world["runs"]
+    folder = runs / f"odd-{kind}"
+    folder.mkdir()
+    target = folder / "result.json"
+    if kind == "fifo":
+        os.mkfifo(target)
+    elif kind == "dev-zero":
+        target.symlink_to("/dev/zero")
+    elif kind == "folder":
+        target.mkdir()
+    else:
+        with open(target, "wb") as f:
+            f.truncate(65 * 1024 * 1024)  # sparse: no disk used
+    toml_dir = world["subs"] / "oddsub"
+    toml_dir.mkdir()
+    if kind == "fifo":
+        os.mkfifo(toml_dir / "submission.toml")
+    else:
+        (toml_dir / "submission.toml").symlink_to("/dev/zero")
+    r = _invoke(app, "db", "check", "--db", world["db"], "--runs", runs)
+    assert r.exit_code == 1 and f"odd-{kind}" in r.output and "oddsub" in r.output, r.output
+    r = _invoke(app, "db", "rebuild", "--db", world["db"], "--runs", runs)
+    assert r.exit_code == 0 and f"odd-{kind}" in r.output and "2 run(s)" in r.output, r.output

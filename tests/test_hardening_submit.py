@@ -1,7 +1,6 @@
 """Submissions that carry strangers' bytes into text (issue 15 items 10, 12), and submit as a transaction."""
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 import typer
@@ -9,7 +8,7 @@ from typer.testing import CliRunner
 
 from benchmark.submissions import list_submissions, submit
 from cli import submit as submit_cli
-from tests.test_submissions import SMALL, env, market_files, snapshot, write_tree  # noqa: F401 - env is a fixture
+from tests.test_submissions import SMALL, env, market_files, write_tree  # noqa: F401 - env is a fixture
 
 
 @pytest.fixture()

@@ -12,6 +12,7 @@ import json
 import math
 import os
 import secrets
+import stat
 import tempfile
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timezone
@@ -486,10 +487,15 @@ def read_result(path: str | Path, folder_must_match: bool = True) -> RunResult:
     that decides whether an artefact can be restored (db rebuild, db check, db ingest)."""
     p = Path(path)
     try:
-        size = p.stat().st_size
-        if size > MAX_RESULT_BYTES:
-            raise BadArtefact(p, f"{size:,} bytes, more than a result.json can be ({MAX_RESULT_BYTES:,})")
-        raw = p.read_bytes()
+        st = p.stat()
+        if not stat.S_ISREG(st.st_mode):  # a fifo would block, /dev/zero never end
+            raise BadArtefact(p, "not a regular file")
+        if st.st_size > MAX_RESULT_BYTES:
+            raise BadArtefact(p, f"{st.st_size:,} bytes, more than a result.json can be ({MAX_RESULT_BYTES:,})")
+        with open(p, "rb") as f:
+            raw = f.read(MAX_RESULT_BYTES + 1)
+        if len(raw) > MAX_RESULT_BYTES:
+            raise BadArtefact(p, f"more than a result.json can be ({MAX_RESULT_BYTES:,} bytes)")
     except OSError as e:
         raise BadArtefact(p, f"cannot be read ({e.strerror or e})") from None
     try:

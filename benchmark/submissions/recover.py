@@ -9,6 +9,7 @@ The files are the submission's record outside the DB: `<submissions_dir>/<name>/
 from __future__ import annotations
 
 import json
+import stat
 import tempfile
 import tomllib
 from pathlib import Path
@@ -30,6 +31,7 @@ from benchmark.submissions.txn import INCOMING_PREFIX, TEMP_PREFIX, commit_lock,
 
 COLUMNS = ("name", "version", "status", "reasons", "report", "path", "n_images", "n_ids", "created_at", "n_cams",
            "fingerprint", "has_attributes")
+MAX_TOML_BYTES = 4 * 1024 * 1024  # ours are a few KB
 LOST_REASON = "restored from submission.toml history: the reasons were only in the DB that was lost"
 
 
@@ -55,8 +57,14 @@ def _counts(folder: Path) -> dict:
 def read_toml_record(path: Path) -> dict:
     """A submission.toml checked for the fields a row needs; SubmissionError(one line) otherwise."""
     try:
-        doc = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        if not stat.S_ISREG(path.stat().st_mode):
+            raise SubmissionError(f"{path}: not a regular file")
+        with open(path, "rb") as f:
+            raw = f.read(MAX_TOML_BYTES + 1)
+        if len(raw) > MAX_TOML_BYTES:
+            raise SubmissionError(f"{path}: larger than {MAX_TOML_BYTES:,} bytes, not a submission.toml")
+        doc = tomllib.loads(raw.decode("utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, RecursionError) as exc:
         raise SubmissionError(f"{path}: not a readable submission.toml ({shown(exc, 200)})") from None
     name, version = doc.get("name"), doc.get("version")
     if not isinstance(name, str) or not is_valid_name(name) or name != path.parent.name:
