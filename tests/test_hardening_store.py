@@ -260,3 +260,28 @@ def test_special_files_posing_as_artefacts_are_named_not_read(world, app, kind):
     assert r.exit_code == 1 and f"odd-{kind}" in r.output and "oddsub" in r.output, r.output
     r = _invoke(app, "db", "rebuild", "--db", world["db"], "--runs", runs)
     assert r.exit_code == 0 and f"odd-{kind}" in r.output and "2 run(s)" in r.output, r.output
+
+
+def test_half_written_files_of_killed_writers_are_reported_and_removed(world):
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from benchmark.maintenance import repair
+
+    runs, db = world["runs"], world["db"]
+    half = runs / world["made"][0].id / ".result-abc.json.tmp"
+    half.write_text('{"id": ')
+    old = time.time() - 3600
+    os.utime(half, (old, old))
+    fresh = runs / world["made"][1].id / ".result-new.json.tmp"
+    fresh.write_text("{")  # a save in progress right now: left alone
+    pid = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                         text=True).stdout.strip()
+    rebuilt = db.parent / f".{db.name}.rebuild-{pid}.tmp"
+    rebuilt.write_bytes(b"half")
+    text = "\n".join(f.message for f in check(db, runs))
+    assert str(half) in text and str(rebuilt) in text and str(fresh) not in text
+    done, left = repair(check(db, runs))
+    assert not left and not half.exists() and not rebuilt.exists() and fresh.exists()

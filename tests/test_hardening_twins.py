@@ -62,3 +62,18 @@ def test_overwrite_replaces_our_own_twin(tmp_path):
     first = (base / "twin.toml").read_text()
     make_twin(spec, root, scale="tiny", seed=3, overwrite=True)
     assert (base / "twin.toml").read_text() != first and "seed = 3" in (base / "twin.toml").read_text()
+
+
+def test_folders_of_a_killed_make_are_cleared_by_the_next(tmp_path):
+    import subprocess
+    import sys
+
+    root = tmp_path / "data"
+    root.mkdir()
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    pid = dead.stdout.strip()
+    for kind in ("tmp", "old"):
+        (root / f".sim-mycity.{kind}-{pid}").mkdir()
+    (root / ".sim-other.tmp-1").mkdir()  # another twin's: not this make's business
+    make_twin(_spec(tmp_path, "sim-mycity"), root, scale="tiny")
+    assert sorted(p.name for p in root.iterdir()) == [".sim-other.tmp-1", "sim-mycity"]

@@ -107,6 +107,8 @@ def check_runs(db_path: str | Path | None = None, runs_dir: str | Path | None = 
         if n:
             out.append(Finding(f"{n} row(s) in {table} belong to no run", _delete_orphans(path, table, timeout)))
 
+    out += _leftovers(path, folder)
+
     # what the DB should hold for each artefact: the same rows, written by the same code, in memory
     expected: dict[str, dict[str, list]] = {t: {} for t in ("runs", *CHILD_TABLES)}
     good: dict[str, RunResult] = {}
@@ -220,4 +222,38 @@ def _delete_orphans(path: Path, table: str, timeout: float | None) -> Callable[[
         n = write(path, lambda con: con.execute(
             f"DELETE FROM {table} WHERE run_id NOT IN (SELECT id FROM runs) RETURNING 1").fetchall(), timeout)
         return f"deleted {len(n)} row(s) of {table} that belonged to no run"
+    return fix
+
+
+STALE_TMP_SECONDS = 600  # RunResult.save writes and renames its temporary file within a second
+
+
+def _leftovers(path: Path, folder: Path) -> list[Finding]:
+    """Temporary files a killed process left: a half-written result.json, a half-built rebuild."""
+    import os
+    import re
+    import time
+
+    out = []
+    now = time.time()
+    for tmp in sorted(folder.glob("*/.result-*.json.tmp")) if folder.is_dir() else []:
+        try:
+            old = now - tmp.lstat().st_mtime > STALE_TMP_SECONDS
+        except OSError:
+            continue
+        if old:
+            out.append(Finding(f"{tmp} is a result.json that was never finished (its writer was killed)",
+                               _unlink(tmp)))
+    pattern = re.compile(rf"^\.{re.escape(path.name)}\.rebuild-(\d+)\.tmp(\.wal)?$")
+    for tmp in sorted(path.parent.iterdir()) if path.parent.is_dir() else []:
+        m = pattern.match(tmp.name)
+        if m and not os.path.exists(f"/proc/{m.group(1)}") and os.path.isdir("/proc"):
+            out.append(Finding(f"{tmp} is a DB a killed `db rebuild` did not finish", _unlink(tmp)))
+    return out
+
+
+def _unlink(p: Path) -> Callable[[], str]:
+    def fix() -> str:
+        p.unlink(missing_ok=True)
+        return f"removed {p}"
     return fix

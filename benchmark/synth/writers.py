@@ -71,6 +71,11 @@ def make_twin(
     tmp = root / f".{spec.name}.tmp-{os.getpid()}"
     if tmp.exists():  # left by an earlier crash of this very process id: ours to clear
         shutil.rmtree(tmp)
+    for left in root.glob(f".{spec.name}.*-*"):  # left by a killed `data make` of this twin: its pid is gone
+        kind, _, pid = left.name[len(spec.name) + 2:].rpartition("-")
+        if kind in ("tmp", "old") and pid.isdigit() and not os.path.exists(f"/proc/{pid}") \
+                and os.path.isdir("/proc") and left.is_dir() and not left.is_symlink():
+            shutil.rmtree(left, ignore_errors=True)
     try:
         tmp.mkdir()
         write_plan(plan, tmp, progress, workers)
