@@ -285,3 +285,36 @@ def test_half_written_files_of_killed_writers_are_reported_and_removed(world):
     assert str(half) in text and str(rebuilt) in text and str(fresh) not in text
     done, left = repair(check(db, runs))
     assert not left and not half.exists() and not rebuilt.exists() and fresh.exists()
+
+
+BAD_TOMLS = {
+    "not-toml": "name = \n[[[",
+    "deep": "a = " + "[" * 50_000 + "]" * 50_000,
+    "wrong-name": 'name = "someone-else"\nversion = 1\nstatus = "accepted"\n',
+    "version-text": 'name = "{n}"\nversion = "1"\nstatus = "accepted"\n',
+    "version-huge": 'name = "{n}"\nversion = 99999999999\nstatus = "accepted"\n',
+    "rejected-status": 'name = "{n}"\nversion = 1\nstatus = "rejected"\n',
+    "history-garbage": 'name = "{n}"\nversion = 2\nstatus = "accepted"\nhistory = [1, 2]\n',
+    "no-store-folder": 'name = "{n}"\nversion = 1\nstatus = "accepted"\ncontent_hash = "' + "0" * 64 + '"\n',
+    "hash-traversal": 'name = "{n}"\nversion = 1\nstatus = "accepted"\ncontent_hash = "../../etc"\n'
+                      'store_path = "/etc"\n',
+    "not-utf8": b"name = \"\xff\"\n",
+}
+
+
+def test_bad_submission_tomls_are_named_and_skipped_by_rebuild_and_check(world, app):
+    for case, text in BAD_TOMLS.items():
+        folder = world["subs"] / f"bad-{case}"
+        folder.mkdir()
+        data = text if isinstance(text, bytes) else text.replace("{n}", folder.name).encode()
+        (folder / "submission.toml").write_bytes(data)
+    r = _invoke(app, "db", "check", "--db", world["db"], "--runs", world["runs"])
+    assert r.exit_code == 1 and "Traceback" not in r.output
+    for case in BAD_TOMLS:
+        assert f"bad-{case}" in r.output, case
+    r = _invoke(app, "db", "rebuild", "--db", world["db"], "--runs", world["runs"])
+    assert r.exit_code == 0, r.output
+    for case in BAD_TOMLS:
+        assert f"bad-{case}" in r.output, case
+    assert get_submission("keepme", db_path=world["db"])["version"] == 2
+    assert Path("/etc").is_dir()  # nothing was ever removed through a toml's paths

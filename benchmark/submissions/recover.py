@@ -28,6 +28,7 @@ from benchmark.submissions.manifest_toml import TOML_NAME, default_submissions_d
 from benchmark.submissions.names import is_valid_name, shown
 from benchmark.submissions.submit import TOML_HEADER
 from benchmark.submissions.txn import INCOMING_PREFIX, TEMP_PREFIX, commit_lock, remove_folder, stale_folders
+from benchmark.text_safety import printable
 
 COLUMNS = ("name", "version", "status", "reasons", "report", "path", "n_images", "n_ids", "created_at", "n_cams",
            "fingerprint", "has_attributes")
@@ -135,8 +136,8 @@ def rows_from_files(submissions_dir=None, store_root=None, data_root=None) -> tu
         try:
             rows += rows_from_toml(path, store)
         except (SubmissionError, OSError, ValueError) as exc:
-            problems.append(f"{path}: skipped ({shown(exc, 300)[1:-1]})" if str(path) not in str(exc)
-                            else f"skipped: {shown(exc, 300)[1:-1]}")
+            why = printable(exc)
+            problems.append(why if why.startswith(str(path)) else f"{path}: {why}")
     return rows, problems
 
 
@@ -168,7 +169,7 @@ def check_submissions(db_path=None, submissions_dir=None, store_root=None, data_
         try:
             doc = read_toml_record(path)
         except SubmissionError as exc:
-            out.append(Finding(f"unreadable {TOML_NAME} (left as it is): {shown(exc, 300)[1:-1]}"))
+            out.append(Finding(f"unreadable {TOML_NAME} (left as it is): {printable(exc)}"))
             continue
         tomls[doc["name"]] = (path, doc)
         referenced.add(doc.get("content_hash"))
