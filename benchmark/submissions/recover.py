@@ -199,7 +199,7 @@ def check_submissions(db_path=None, submissions_dir=None, store_root=None, data_
                                f"{row['version']} with {len(history)}", _write_toml(path, store, want)))
     if store.is_dir():
         for p in sorted(store.iterdir()):
-            if CONTENT_NAME.fullmatch(p.name) and p.name not in referenced and not p.is_symlink():
+            if CONTENT_NAME.fullmatch(p.name) and p.name not in referenced and p.is_dir() and not p.is_symlink():
                 out.append(Finding(f"store folder {p} belongs to no submission (left by an interrupted submit)",
                                    _remove_store_folder(p, store, db, subs)))
         for p in stale_folders(store, INCOMING_PREFIX):
