@@ -10,6 +10,7 @@ from typing import Optional
 import typer
 from rich.table import Table
 
+from benchmark.text_safety import for_terminal as term
 from cli.common import console, err_console, friendly_errors
 
 data_app = typer.Typer(help="Datasets: what is on disk, validation, procedural twins.", no_args_is_help=True)
@@ -53,16 +54,16 @@ def list_cmd(data_root: Optional[Path] = typer.Option(None, "--data-root", help=
             status = "[red]invalid[/]"
         else:
             status = "[green]found[/]"
-        table.add_row(r["key"], r["kind"], status, _fmt_counts(r["counts"]), r["expected"])
+        table.add_row(term(r["key"]), term(r["kind"]), status, term(_fmt_counts(r["counts"])), term(r["expected"]))
     console.print(table)
     broken = [r for r in rows if r["error"]]
     for r in broken:
-        console.print(f"[red]{r['key']}[/]: {r['error'].splitlines()[0]}  (details: aostbench data check {r['key']})")
+        console.print(f"[red]{term(r['key'])}[/]: {term(r['error'].splitlines()[0])}  (details: aostbench data check {term(r['key'])})")
     missing_real = [r for r in rows if not r["found"] and r["kind"] != "procedural"]
     if missing_real:
         console.print("\n[bold]Missing real/synthetic data[/] (nothing is downloaded for you):")
         for r in missing_real:
-            console.print(f"  {r['key']}: {r['hint']}", highlight=False)
+            console.print(f"  {term(r['key'])}: {term(r['hint'])}", highlight=False)
     missing_twins = [r["key"] for r in rows if not r["found"] and r["kind"] == "procedural"]
     if missing_twins:
         console.print(
@@ -89,7 +90,7 @@ def check_cmd(
     if as_json:
         console.print_json(json.dumps(report.to_dict()))
     else:
-        console.print(report.to_text(), highlight=False, markup=False, soft_wrap=True)
+        console.print(term(report.to_text(), keep="\n"), highlight=False, soft_wrap=True)
     if not report.ok:
         raise typer.Exit(1)
 

@@ -8,6 +8,7 @@ from typing import Optional
 import typer
 from rich.console import Console
 
+from benchmark.text_safety import for_terminal, printable
 from cli.common import console, err_console, fail, friendly_errors
 
 _EPILOG = (
@@ -66,7 +67,7 @@ def results(
             err_console.print("[dim]No runs of ours match these filters yet; `aostbench runs list` shows what "
                               "exists.[/]")
     except StoreEmpty as e:
-        err_console.print(f"[yellow]{e}[/]", highlight=False, soft_wrap=True)
+        err_console.print(f"[yellow]{for_terminal(e)}[/]", highlight=False, soft_wrap=True)
         if no_paper:
             return
         err_console.print("[dim]Showing the paper's rows only.[/]")
@@ -75,7 +76,7 @@ def results(
         out = console if sys.stdout.isatty() else Console(width=250)  # piped: do not squeeze to 80 columns
         out.print(tables.to_rich(df, shown))
         return
-    text = tables.render(df, fmt, shown)
+    text = printable(tables.render(df, fmt, shown), keep="\n\t")  # a stranger's train spec holds no escapes
     if output is not None:
         output.parent.mkdir(parents=True, exist_ok=True)
         output.write_text(text, encoding="utf-8")

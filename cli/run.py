@@ -5,7 +5,7 @@ from typing import List, Optional
 
 import typer
 
-from cli.common import PROFILE_HELP, SET_HELP, console, friendly_errors
+from cli.common import PROFILE_HELP, SET_HELP, console, friendly_errors, say
 
 _HELP = """Train on SPEC, evaluate on every --test set, store the run.
 
@@ -60,5 +60,5 @@ def register(app: typer.Typer) -> None:
             budget=budget, target=target, style=style, style_bank=style_bank, data_root=data_root, db=db,
             device=device, nproc=nproc, resume=resume, fid=not no_fid, profile_overrides=overrides,
         )
-        result = run(req, log=lambda m: console.print(m, highlight=False))
+        result = run(req, log=say)
         console.print(f"[green]stored[/] run {result.id}; see `aostbench results` or `aostbench runs show {result.id}`")

@@ -17,6 +17,8 @@ import duckdb
 
 from contextlib import contextmanager
 
+from benchmark.faults import crash_point
+
 from .db import connect_read, migrate, resolve, write
 from .errors import StoreEmpty, StoreError, StoreOutdated, SubmissionNotFound
 from .naming import kind_of
@@ -232,6 +234,7 @@ class Store:
             if check_artefact:
                 self._check_not_completed(run.id)
             run.save(self.runs_dir)
+            crash_point("run-artefact-saved")
         self._write(txn)  # re-checks inside the transaction
 
     def _check_not_completed(self, run_id: str) -> None:

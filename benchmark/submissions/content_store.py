@@ -23,10 +23,12 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from benchmark.faults import crash_point
 from benchmark.submissions.errors import SubmissionError
 from benchmark.submissions.images import ImageInfo, extension_for, read_file
 from benchmark.submissions.layouts import SPLITS, Item
 from benchmark.submissions.names import shown
+from benchmark.submissions.txn import INCOMING_PREFIX, tagged_prefix
 
 STORE_MANIFEST = "manifest.csv"
 SCHEMA_FILE = "schema.json"
@@ -118,12 +120,14 @@ def install(source_root: Path, rows: list[dict], manifest: bytes, schema: bytes,
                                   "remove it and submit again")
         return final, False
     store_root.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".incoming-", dir=store_root))
+    tmp = Path(tempfile.mkdtemp(prefix=tagged_prefix(INCOMING_PREFIX), dir=store_root))
     try:
         images = tmp / IMAGES_DIR
         images.mkdir()
         done: set[str] = set()
         for r in rows:
+            if len(done) == 1:
+                crash_point("store-copy")
             if r["sha256"] in done:
                 continue
             data = read_file(source_root / r["source"], max_file_bytes)

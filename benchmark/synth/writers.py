@@ -62,11 +62,20 @@ def make_twin(
         if any(target.iterdir()) and not overwrite:
             raise FileExistsError(f"{target} already exists and is not empty; pass overwrite=True "
                                   f"(CLI: --overwrite) to replace it")
+        if any(target.iterdir()) and not is_twin_folder(target, spec.name):
+            raise FileExistsError(f"{target} holds files that are not a twin written by aostbench (no {TWIN_FILE} "
+                                  f"of twin {spec.name}); --overwrite only replaces a twin: move those files or "
+                                  "choose another --root")
     plan = make_plan(spec, scale, seed)
     root.mkdir(parents=True, exist_ok=True)
     tmp = root / f".{spec.name}.tmp-{os.getpid()}"
     if tmp.exists():  # left by an earlier crash of this very process id: ours to clear
         shutil.rmtree(tmp)
+    for left in root.glob(f".{spec.name}.*-*"):  # left by a killed `data make` of this twin: its pid is gone
+        kind, _, pid = left.name[len(spec.name) + 2:].rpartition("-")
+        if kind in ("tmp", "old") and pid.isdigit() and not os.path.exists(f"/proc/{pid}") \
+                and os.path.isdir("/proc") and left.is_dir() and not left.is_symlink():
+            shutil.rmtree(left, ignore_errors=True)
     try:
         tmp.mkdir()
         write_plan(plan, tmp, progress, workers)
@@ -81,6 +90,20 @@ def make_twin(
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return target
+
+
+def is_twin_folder(folder: Path, name: str) -> bool:
+    """True when `folder` holds a twin this engine wrote: a twin.toml naming `name` with a [generated] table."""
+    import tomllib
+
+    marker = folder / TWIN_FILE
+    if marker.is_symlink() or not marker.is_file():
+        return False
+    try:
+        doc = tomllib.loads(marker.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return False
+    return doc.get("name") == name and isinstance(doc.get("generated"), dict) and "engine" in doc["generated"]
 
 
 def write_plan(plan: Plan, base: Path, progress: Progress | None = None, workers: int = 1) -> None:

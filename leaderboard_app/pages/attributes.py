@@ -9,6 +9,7 @@ import streamlit as st
 
 from benchmark import attributes as vocab
 from benchmark.store.naming import display_name
+from benchmark.text_safety import printable
 from leaderboard_app import data
 from leaderboard_app.style import SOURCE_COLOURS, esc, fmt, md_escape
 
@@ -68,7 +69,7 @@ def sample_images(run_id: str) -> None:
             if not group:
                 st.caption("none in this run's folder")
             for p in group[:MAX_IMAGES]:
-                st.image(str(p), caption=str(p.relative_to(folder)), width="stretch")
+                st.image(str(p), caption=printable(p.relative_to(folder)), width="stretch")
 
 def _is_styled(path: Path, stages: Path) -> bool:
     parts = path.relative_to(stages).parts
