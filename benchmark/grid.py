@@ -51,7 +51,7 @@ def plan_cells(table: int, *, sim: bool, profile: str, seeds: int = 1, tests: li
     cells = []
     for recipe in recipes if recipes is not None else recipes_for_table(table):
         spec = parse_spec(recipe.spec(sim))
-        adapted = bool({"ao", "st"} & set(spec.stages))
+        adapted = spec.adapts_to_target
         sample_budget = budget if budget is not None else None
         if recipe.budget and not sim:
             sample_budget = budget or recipe.budget  # the paper's 124,200 on real FineGPR

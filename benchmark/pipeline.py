@@ -21,8 +21,8 @@ from benchmark.datasets import canonical_key, fingerprint, load_dataset
 from benchmark.datasets.records import Dataset, Record
 from benchmark.profiles import Profile, get_profile
 from benchmark.provenance import code_version, device_name, library_versions
-from benchmark.specs import NEEDS_ATTRIBUTES, SpecError, TrainSpec, parse_spec
-from benchmark.stages import StageContext, get_stage
+from benchmark.specs import SpecError, TrainSpec, parse_spec
+from benchmark.stages import FULL, PreflightError, StageContext, fid_label
 from benchmark.store import Cost, FidRow, Metrics, RunResult, Store
 
 
@@ -93,10 +93,12 @@ def subsample_ids(records: list[Record], max_ids: int | None, per_id: int | None
 
 
 def _check_spec_possible(spec: TrainSpec, source: Dataset) -> None:
-    if NEEDS_ATTRIBUTES & set(spec.stages) and not source.has_attributes:
+    needing = [s.name for s in spec.stage_objects() if s.needs_attributes]
+    if needing and not source.has_attributes:
         raise SpecError(
-            f"train spec {spec.text!r}: +ao needs per-image attributes, and {source.key} has none. "
-            "Attribute optimisation works on finegpr, sim-finegpr and submissions with attributes."
+            f"train spec {spec.text!r}: {', '.join('+' + n for n in needing)} needs per-image attributes, and "
+            f"{source.key} has none. Attribute optimisation works on finegpr, sim-finegpr and submissions "
+            "with attributes."
         )
     if not source.train:
         raise SpecError(f"train spec {spec.text!r}: {source.key} has an empty train split ({source.root})")
@@ -156,20 +158,16 @@ def run(req: RunRequest, *, store: Store | None = None, log=print) -> RunResult:
         if not ds.query or not ds.gallery:
             raise SpecError(f"test set {k} has no query/gallery split ({ds.root}); it can only be trained on")
     target = test_sets.get(target_key) or load_dataset(target_key, data_root)
-    if "st" in spec.stages and req.style:  # a mistyped --style stops here, not after AO
-        from benchmark.aost.style import STYLE_METHODS
-
-        if req.style not in STYLE_METHODS:
-            raise SpecError(f"unknown style method {req.style!r} (--style); available: {', '.join(STYLE_METHODS)}")
-    if "ao" in spec.stages and profile.ao_vgg_weights == "imagenet":
-        from benchmark.aost.distances import require_vgg_weights
-
-        require_vgg_weights()
+    for stage in spec.stage_objects():  # e.g. a mistyped --style stops here, not after AO
+        try:
+            stage.check(profile, req)
+        except PreflightError as exc:
+            raise SpecError(str(exc)) from None
 
     device = str(resolve_device(req.device))
     budget = req.budget or profile.ao_budget
     run_result = _new_or_resumed(req, spec, profile, tests, store)
-    run_result.budget = budget if {"random", "ao"} & set(spec.stages) else None
+    run_result.budget = budget if spec.uses_budget else None
     _provenance(run_result, device, req.nproc)
     run_result.data_fingerprints = {d.key: fingerprint(d) for d in (source, *test_sets.values())}
     run_dir = store.run_dir(run_result.id)
@@ -191,10 +189,11 @@ def run(req: RunRequest, *, store: Store | None = None, log=print) -> RunResult:
             fingerprints=dict(run_result.data_fingerprints),
         )
         if not spec.stages:
-            ctx.fid_sets["full"] = (records, "")
-        for name in spec.stages:
-            log(f"stage +{name}")
-            get_stage(name)(ctx)
+            ctx.fid_sets[fid_label(())] = (records, "")
+        for stage in spec.stage_objects():
+            log(f"stage +{stage.name}")
+            stage.run(ctx)
+            ctx.stages_done.append(stage.name)
         run_result.train_images = len(ctx.records)
         run_result.train_ids = len({r.pid for r in ctx.records})
         _train_and_evaluate(ctx, test_sets, req, run_dir, log)
@@ -263,7 +262,7 @@ def _fid(ctx: StageContext, log) -> None:
     tgt_key = f"{tgt.key}:{ctx.fingerprint_of(tgt)}:train"
     src_key = f"{ctx.source.key}:{ctx.fingerprint_of(ctx.source)}:train"
     for stage, (records, style_method) in ctx.fid_sets.items():
-        key = src_key if stage == "full" else None
+        key = src_key if stage == FULL else None
         res = compute_fid(records, tgt.train, profile=ctx.profile, device=ctx.device, cache_key_a=key, cache_key_b=tgt_key)
         ctx.result.fid.append(FidRow(stage=stage, target=tgt.key, value=res.value, weights=res.weights, dims=res.dims,
                                      n=res.n_a, n_target=res.n_b, style_method=style_method))

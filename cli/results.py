@@ -26,10 +26,8 @@ def parse_test_sets(text: Optional[str]) -> list[str] | None:
     if not text:
         return None
     names = [t.strip() for t in text.split(",") if t.strip()]
-    try:
-        from benchmark.datasets import canonical_key
-    except ImportError:  # registry not available: the store's own naming rules
-        from benchmark.store.naming import canonical as canonical_key
+    from benchmark.datasets import canonical_key
+
     return [canonical_key(n) for n in names]
 
 

@@ -15,8 +15,8 @@ from benchmark.datasets.formats.base import Format, LoadOptions, Loaded
 from benchmark.datasets.issues import Issues
 from benchmark.datasets.records import DataError, Dataset, DatasetMissing
 from benchmark.datasets.twin import read_twin
+from benchmark.names import BUILTIN_KEYS, TWIN_PREFIX, UnknownDataset, Vocabulary  # noqa: F401 (re-exported)
 
-TWIN_PREFIX = "sim-"
 
 
 @dataclass(frozen=True)
@@ -147,38 +147,17 @@ def _twin(spec: DatasetSpec) -> DatasetSpec:
 SPECS: dict[str, DatasetSpec] = {s.key: s for s in _REAL}
 SPECS.update({TWIN_PREFIX + s.key: _twin(s) for s in _REAL})
 
-ALIASES: dict[str, str] = {
-    "market": "market1501", "market-1501": "market1501",
-    "duke": "dukemtmc", "dukemtmc-reid": "dukemtmc", "dukemtmcreid": "dukemtmc",
-    "msmt": "msmt17", "cuhk03-np": "cuhk03",
-    "unrealperson": "unreal", "soma": "somaset",
-}
-ALIASES.update({TWIN_PREFIX + a: TWIN_PREFIX + k for a, k in list(ALIASES.items())})
-
-
-class UnknownDataset(KeyError):
-    """A dataset name that is neither a registry key nor an alias."""
-
-    def __str__(self) -> str:  # KeyError would quote the whole message
-        return str(self.args[0])
-
 
 def dataset_keys() -> list[str]:
-    """Every canonical key: the real/synthetic datasets, then their sim- twins."""
+    """Every built-in canonical key: the real/synthetic datasets, then their sim- twins."""
     return list(SPECS)
 
 
-def canonical_key(name: str) -> str:
-    """The canonical key of a dataset name or alias (market -> market1501, sim-duke -> sim-dukemtmc)."""
-    n = name.strip().lower().replace("_", "-")
-    if n in SPECS:
-        return n
-    if n in ALIASES:
-        return ALIASES[n]
-    short = ", ".join(f"{a}={k}" for a, k in ALIASES.items() if not a.startswith(TWIN_PREFIX))
-    raise UnknownDataset(
-        f"unknown dataset {name!r}. Available: {', '.join(SPECS)} (aliases: {short}, and sim-<alias>)"
-    )
+def canonical_key(name: str, data_root: str | Path | None = None) -> str:
+    """The canonical key of a dataset name, alias or user dataset (market -> market1501, sim-duke -> sim-dukemtmc).
+
+    The vocabulary is benchmark.names; user datasets are those registered under the data root."""
+    return Vocabulary.at(resolve_root(data_root)).canonical(name)
 
 
 def get_spec(name: str) -> DatasetSpec:

@@ -8,6 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from benchmark import attributes as vocab
+from benchmark.stages import restyling_labels
 from benchmark.store.naming import display_name
 from leaderboard_app import data
 from leaderboard_app.style import SOURCE_COLOURS, esc, fmt, md_escape
@@ -72,7 +73,7 @@ def sample_images(run_id: str) -> None:
 
 def _is_styled(path: Path, stages: Path) -> bool:
     parts = path.relative_to(stages).parts
-    return bool(parts) and parts[0] in ("st", "style", "aost")
+    return bool(parts) and parts[0] in restyling_labels() | {"style"}  # "style": runs stored before the registry
 
 
 def body() -> None:
