@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from benchmark import paths
-from benchmark.datasets import canonical_key, fingerprint, load_dataset
+from benchmark.datasets import canonical_key, fingerprint, load_dataset, load_target
 from benchmark.datasets.records import Dataset, Record
 from benchmark.profiles import Profile, get_profile
 from benchmark.provenance import code_version, device_name, library_versions
@@ -143,11 +143,10 @@ def run(req: RunRequest, *, store: Store | None = None, log=print) -> RunResult:
     # stored absolute, so a resume from another folder finds the same data
     data_root = paths.data_root(req.data_root).resolve()
     req.data_root = str(data_root)
-    spec = parse_spec(req.train)
+    spec = parse_spec(req.train, dataset=lambda name: canonical_key(name, data_root))  # user datasets too
     if not req.tests:
         raise SpecError("no test set given: add --test, e.g. --test sim-market1501")
-    tests = [canonical_key(t) for t in req.tests]
-    target_key = canonical_key(req.target) if req.target else tests[0]
+    tests = [canonical_key(t, data_root) for t in req.tests]
 
     # everything that can be missing is checked before any work
     require_pretrained(profile)
@@ -155,9 +154,14 @@ def run(req: RunRequest, *, store: Store | None = None, log=print) -> RunResult:
     _check_spec_possible(spec, source)
     test_sets = {k: load_dataset(k, data_root) for k in tests}
     for k, ds in test_sets.items():
+        if ds.meta.get("unlabeled"):
+            raise SpecError(f"test set {k} is an unlabeled folder: it can be a --target, not a test set")
         if not ds.query or not ds.gallery:
             raise SpecError(f"test set {k} has no query/gallery split ({ds.root}); it can only be trained on")
-    target = test_sets.get(target_key) or load_dataset(target_key, data_root)
+    # the target AO/ST adapt to: a test set (default: the first), another dataset, or a folder of images
+    target = test_sets[tests[0]] if not req.target else load_target(req.target, data_root)
+    if target.key.startswith("folder:"):
+        req.target = target.meta["base"]  # stored absolute, so a resume reads the same folder
     for stage in spec.stage_objects():  # e.g. a mistyped --style stops here, not after AO
         try:
             stage.check(profile, req)
@@ -169,11 +173,16 @@ def run(req: RunRequest, *, store: Store | None = None, log=print) -> RunResult:
     run_result = _new_or_resumed(req, spec, profile, tests, store)
     run_result.budget = budget if spec.uses_budget else None
     _provenance(run_result, device, req.nproc)
-    run_result.data_fingerprints = {d.key: fingerprint(d) for d in (source, *test_sets.values())}
+    used = {d.key: d for d in (source, *test_sets.values(), target)}
+    run_result.data_fingerprints = {k: d.meta.get("fingerprint") or fingerprint(d) for k, d in used.items()}
+    # what AO/ST adapted to, as a fact: its key, fingerprint and (for a user folder) where it was read
+    run_result.config["target"] = {"key": target.key, "fingerprint": run_result.data_fingerprints[target.key],
+                                   "kind": target.kind, **({"path": target.meta["user"]["path"]}
+                                                           if "user" in target.meta else {})}
     run_dir = store.run_dir(run_result.id)
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "config.json").write_text(json.dumps(run_result.config, indent=2, default=str))
-    for d in (source, *test_sets.values()):
+    for d in used.values():
         store.upsert_dataset(d.key, d.kind, d.root, d.summary(), run_result.data_fingerprints[d.key])
     store.start_run(run_result)
     log(f"run {run_result.id}: {spec.text} -> {', '.join(tests)} (profile {profile.name}, seed {req.seed}, {device})")

@@ -54,7 +54,8 @@ def register(app: typer.Typer) -> None:
                                          f"{', '.join(r.key for r in recipes)}")
             recipes = [r for r in recipes if r.key in wanted]
         tests = [t for t in test.split(",") if t.strip()] if test else None
-        cells = plan_cells(table, sim=sim, profile=profile, seeds=seeds, tests=tests, recipes=recipes, budget=budget)
+        cells = plan_cells(table, sim=sim, profile=profile, seeds=seeds, tests=tests, recipes=recipes, budget=budget,
+                           data_root=data_root)
         if submissions:
             cells += submission_cells(cells, db=db, profile=profile, seeds=seeds)
         if dry_run:

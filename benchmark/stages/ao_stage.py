@@ -58,6 +58,11 @@ def ao_stage(ctx: StageContext) -> None:
     ctx.result.surrogate.extend(surrogate)
     ctx.result.costs.extend(costs)
     ctx.result.notes["ao"] = {"vgg_weights": res.vgg_weights, "details": res.details}
+    if prior:  # a twin target (built-in or yours): how far V* landed from the true prior, beside uniform's distance
+        from benchmark.aost.recovery import recovery_table
+
+        table = recovery_table(res.v_star, prior)
+        ctx.result.notes["ao"]["recovery"] = {k: v for k, v in table.items() if k.startswith("mean_tv")}
     ctx.fid_sets[fid_label([*ctx.stages_done, "ao"])] = (ctx.records, "")
     save_records(ctx.stage_dir("ao") / "records.json", ctx.records)
     save_done(ctx, "ao", {"records": str(ctx.stage_dir("ao") / "records.json"),
