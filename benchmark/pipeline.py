@@ -47,6 +47,7 @@ class RunRequest:
     fid: bool = True
     progress: bool = True
     profile_overrides: dict = field(default_factory=dict)
+    paths: paths.Paths | None = None  # the resolved folders (default: benchmark.paths.current()); the flags above narrow them
 
 
 class _Interrupted(BaseException):
@@ -114,7 +115,7 @@ def _new_or_resumed(req: RunRequest, spec: TrainSpec, profile: Profile, tests: l
             raise ValueError(f"run {req.resume} is already completed; nothing to resume")
         return run
     run = RunResult.new(spec.text, profile, req.seed, tests)
-    run.config.update(request={k: v for k, v in asdict(req).items() if k not in ("resume",)}, spec=spec.text)
+    run.config.update(request={k: v for k, v in asdict(req).items() if k not in ("resume", "paths")}, spec=spec.text)
     return run
 
 
@@ -130,7 +131,16 @@ def _provenance(run: RunResult, device: str, nproc: int) -> None:
 
 
 def run(req: RunRequest, *, store: Store | None = None, log=print) -> RunResult:
-    """Run one train spec against its test sets and store the result. Returns the completed RunResult."""
+    """Run one train spec against its test sets and store the result. Returns the completed RunResult.
+
+    Everything below reads the run's folders (data, DB, runs/, cache/) from one Paths: the request's
+    (or the current one) narrowed by its data_root/db/runs_dir flags; caches follow the DB."""
+    base = req.paths or paths.current()
+    with paths.use(base.with_flags(data=req.data_root, db=req.db, runs=req.runs_dir)):
+        return _run(req, store=store, log=log)
+
+
+def _run(req: RunRequest, *, store: Store | None = None, log=print) -> RunResult:
     from benchmark.reid.models import require_pretrained
     from benchmark.reid.train import resolve_device
 
@@ -138,7 +148,8 @@ def run(req: RunRequest, *, store: Store | None = None, log=print) -> RunResult:
     store = store or Store(req.db, req.runs_dir)
     if req.resume:  # the run continues with the request it was started with
         saved = RunResult.load(store.run_dir(req.resume) / "result.json")
-        req = RunRequest(**{**saved.config["request"], "resume": req.resume, "progress": req.progress})
+        req = RunRequest(**{**saved.config["request"], "resume": req.resume, "progress": req.progress,
+                            "paths": req.paths})
         profile = resolve_profile(req)
     # stored absolute, so a resume from another folder finds the same data
     data_root = paths.data_root(req.data_root).resolve()

@@ -162,7 +162,9 @@ def make_cmd(
     with Progress(console=err_console, transient=True) as bar:
         task = bar.add_task(f"making {key}", total=None)
         result = make_twin(key, out_root, progress=_Progress(bar, task), **kwargs)
-    console.print(f"wrote {key} ({scale}) under {out_root}" + (f": {result}" if result is not None else ""))
+    name = Path(result).name if isinstance(result, (str, Path)) else key  # a .toml's twin: its own name
+    console.print(f"wrote {name} ({scale}) under {out_root}" + (f": {result}" if result is not None else ""),
+                  highlight=False, markup=False)
 
 
 @data_app.command("preview")
