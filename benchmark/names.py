@@ -192,4 +192,4 @@ class Vocabulary:
             return "submission"
         if key in self.user:
             return self.user[key].store_kind
-        return builtin_kind(key) or "synthetic"
+        return builtin_kind(key) or "user"

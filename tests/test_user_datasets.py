@@ -144,6 +144,9 @@ def test_market_folder_outside_the_root_is_a_test_set_and_its_own_column(env):
     assert cells["sim-finegpr"]["footage"]["r1"]["n"] == 1
     assert "footage" in app_queries.filter_options(env["db"])["test_sets"]  # the app's test-set columns
     assert "footage.r1" in queries.table_rows(2, ["footage"], db_path=env["db"]).columns
+    res = run(env, "--train", "footage", "--test", "sim-market")  # your labeled folder as a training set
+    assert res.exit_code == 0, res.output
+    assert set(queries.runs_df(env["db"], train_spec="footage")["train_kind"]) == {"user"}
     assert _snapshot(env["footage"]) == before  # nothing written inside a registered folder
 
 

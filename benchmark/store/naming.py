@@ -31,13 +31,16 @@ def split_spec(spec: str) -> tuple[str, tuple[str, ...]]:
 
 
 def kind_of(spec: str) -> str:
-    """real / synthetic / procedural / submission, from the spec's base (user datasets: see datasets table)."""
+    """real / synthetic / procedural / submission / user, from the spec's base.
+
+    A base that is no built-in key is one of the user's datasets (`data add`); user twins named
+    `sim-...` count as procedural."""
     base, _ = split_spec(spec)
     if base.startswith(SUBMISSION_PREFIX):
         return "submission"
     if base.startswith(SIM_PREFIX):
         return "procedural"
-    return names.builtin_kind(base) or "synthetic"
+    return names.builtin_kind(base) or "user"
 
 
 def mirror_of(name: str) -> str | None:
