@@ -223,6 +223,15 @@ def test_a_folder_changed_after_registration_is_refused_until_updated(env, tmp_p
     one_line_error(run(env, "--train", "sim-finegpr", "--test", "mine"), "unknown dataset 'mine'")
 
 
+def test_grid_takes_your_datasets_as_test_sets(env):
+    from benchmark.grid import plan_cells
+
+    cli(env, "data", "add", "footage", str(env["footage"]), "--format", "market1501")  # registered above, or now
+    cells = plan_cells(3, sim=True, profile="smoke", tests=["footage"], data_root=env["data"])
+    assert cells and all(c.tests == ("footage",) for c in cells)
+    one_line_error(cli(env, "data", "add", "my_data", str(env["footage"]), "--format", "market1501"), "use '-'")
+
+
 def test_missing_real_data_names_the_twins_to_make(env):
     res = run(env, "--train", "finegpr", "--test", "sim-market")
     assert res.exit_code == 1

@@ -19,7 +19,7 @@ import datetime as _dt
 import os
 from pathlib import Path
 
-from benchmark.names import (REGISTRATION_FILE, SUBMISSION_PREFIX, UserDataset, is_builtin, normalise,
+from benchmark.names import (REGISTRATION_FILE, UserDataset, is_builtin, normalise,
                              read_registrations)
 
 VIEWS_DIR = ".views"
@@ -36,7 +36,9 @@ def name_problem(name: str, what: str = "dataset") -> str | None:
 
     if not is_valid_name(name):
         return f"invalid {what} name {shown(name)}: expected {NAME_RULE}, e.g. my-city"
-    if is_builtin(name) or normalise(name) != name or name.startswith(SUBMISSION_PREFIX):
+    if normalise(name) != name:  # names are compared with '_' read as '-' (market_1501 = market-1501)
+        return f"{what} name {shown(name)}: use '-' instead of '_', e.g. {normalise(name)}"
+    if is_builtin(name):
         return f"{what} name {shown(name)} is a built-in dataset name or alias; choose another, e.g. my-{name}"
     return None
 
