@@ -60,7 +60,7 @@ def register(app: typer.Typer) -> None:
             recipes = [r for r in recipes if r.key in wanted]
         tests = [t for t in test.split(",") if t.strip()] if test else None
         cells = plan_cells(table, sim=sim, profile=profile, seeds=seeds, tests=tests, recipes=recipes, budget=budget,
-                           overrides=overrides)
+                           overrides=overrides, data_root=data_root)
         if submissions:
             cells += submission_cells(cells, db=db, profile=profile, seeds=seeds, overrides=overrides)
         if dry_run:

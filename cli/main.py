@@ -27,9 +27,22 @@ app = typer.Typer(
 
 
 @app.callback()
-def _root(debug: bool = typer.Option(False, "--debug", help="Show full tracebacks on errors.")) -> None:
+def _root(ctx: typer.Context,
+          debug: bool = typer.Option(False, "--debug", help="Show full tracebacks on errors.")) -> None:
     if debug:
         os.environ["AOSTBENCH_DEBUG"] = "1"
+    # the folders, resolved once from the environment and defaults; a command's flags narrow them
+    from benchmark import paths
+
+    token = paths.install(paths.Paths.resolve())
+    ctx.call_on_close(lambda: _restore(paths, token))
+
+
+def _restore(paths, token) -> None:
+    try:
+        paths.uninstall(token)
+    except ValueError:  # closed from another context: nothing of ours to restore there
+        pass
 
 
 # (module, how it is mounted): a module exposes either `app` (a group) or `register(app)`.

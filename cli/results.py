@@ -22,16 +22,35 @@ _EPILOG = (
 )
 
 
-def parse_test_sets(text: Optional[str]) -> list[str] | None:
-    """`market,sim-duke` -> canonical keys; an unknown name is an error listing the known ones."""
+def parse_test_sets(text: Optional[str], db: Optional[Path] = None) -> list[str] | None:
+    """`market,sim-duke` -> canonical keys; an unknown name is an error listing the known ones.
+
+    Your datasets count as known when registered under the data root or when the DB holds runs on them
+    (the DB may outlive a registration)."""
     if not text:
         return None
     names = [t.strip() for t in text.split(",") if t.strip()]
+    from benchmark.datasets import UnknownDataset, canonical_key
+    from benchmark.names import alias_key
+
+    out = []
+    for n in names:
+        try:
+            out.append(canonical_key(n))
+        except UnknownDataset:
+            if alias_key(n) not in _stored_datasets(db):
+                raise
+            out.append(alias_key(n))
+    return out
+
+
+def _stored_datasets(db: Optional[Path]) -> set[str]:
+    from benchmark.store import StoreEmpty, queries
+
     try:
-        from benchmark.datasets import canonical_key
-    except ImportError:  # registry not available: the store's own naming rules
-        from benchmark.store.naming import canonical as canonical_key
-    return [canonical_key(n) for n in names]
+        return set(queries.datasets_df(db)["key"])
+    except StoreEmpty:
+        return set()
 
 
 @friendly_errors
@@ -59,7 +78,7 @@ def results(
     if fmt not in tables.FORMATS:
         raise fail(f"--format must be one of {', '.join(tables.FORMATS)}, got {fmt!r}")
     shown = tables.parse_metrics(metrics)
-    tests = parse_test_sets(test)
+    tests = parse_test_sets(test, db)
     kinds = [k.strip() for k in kind.split(",") if k.strip()] if kind else None
     try:
         df = queries.table_rows(table, tests, profile, db, kinds=kinds, include_paper=not no_paper)

@@ -35,7 +35,8 @@ def register(app: typer.Typer) -> None:
         sets: Optional[List[str]] = typer.Option(None, "--set", help=SET_HELP),
         seed: int = typer.Option(0, "--seed"),
         budget: Optional[int] = typer.Option(None, "--budget", help="Images for +random/+ao (default: the profile's)."),
-        target: Optional[str] = typer.Option(None, "--target", help="Test set AO/ST adapt to (default: the first)."),
+        target: Optional[str] = typer.Option(None, "--target", help="What AO/ST adapt to: a test set (default: the first), a registered dataset, or a folder of "
+                                              "unlabeled target images (any tree of .jpg/.png)."),
         style: Optional[str] = typer.Option(None, "--style", help="Style transfer for +st: spgan | cyclegan | color | dat."),
         style_bank: Optional[str] = typer.Option(None, "--style-bank", help="Folder of target-style images (like MSCO)."),
         data_root: Optional[str] = typer.Option(None, "--data-root", help="Datasets folder (default ./data or $AOSTBENCH_DATA)."),

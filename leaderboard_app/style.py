@@ -13,13 +13,15 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from benchmark import stages as _stages
 from benchmark.text_safety import inert_md, printable
 
 BEST = "#d62728"  # the paper prints the best result in red
 SECOND = "#1f5fbf"  # and the second in blue
 SOURCE_COLOURS = {"full": "#9e9e9e", "selected": BEST, "target-true": SECOND}
-STAGE_ORDER = ("full", "random", "ao", "st", "aost")
-STAGE_LABELS = {"full": "full (source)", "random": "+Random", "ao": "+AO", "st": "+ST", "aost": "+AOST"}
+# FID labels and their names come from the Stage registry (benchmark.stages)
+STAGE_ORDER = tuple(_stages.fid_labels())
+STAGE_LABELS = {s: ("full (source)" if s == _stages.FULL else "+" + _stages.label_display(s)) for s in STAGE_ORDER}
 
 CSS = f"""
 <style>

@@ -21,7 +21,8 @@ from pathlib import Path
 
 from benchmark import paths
 from benchmark.datasets.records import Record
-from benchmark.stages import StageContext, load_done, load_records, register, save_done, save_records
+from benchmark.stages import fid_label
+from benchmark.stages.context import StageContext, load_done, load_records, save_done, save_records
 from benchmark.store import Cost
 
 _IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png"}
@@ -65,12 +66,11 @@ def _model_dir(ctx: StageContext, method: str, bank_fp: str) -> Path:
     return paths.cache_root() / "style" / hashlib.sha1(key.encode()).hexdigest()[:20]
 
 
-@register("st")
 def style_stage(ctx: StageContext) -> None:
     from benchmark.aost.style import contact_sheet, fit_style, load_style
 
     method = ctx.style or ctx.profile.style
-    fid_stage = "aost" if "ao" in ctx.fid_sets else "st"
+    fid_stage = fid_label([*ctx.stages_done, "st"])  # after ao: the paper's AOST
     done = load_done(ctx, "st")
     if done:  # a resumed run: reuse the translated images
         ctx.records = load_records(Path(done["records"]))

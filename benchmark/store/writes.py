@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Iterable
@@ -52,9 +51,10 @@ def _read_current(path: Path, timeout: float | None):
 
 
 def default_runs_dir(db_path: str | Path | None = None) -> Path:
-    """Run artefacts: AOSTBENCH_RUNS, else a `runs/` folder next to the DB file."""
-    env = os.environ.get("AOSTBENCH_RUNS")
-    return Path(env).expanduser() if env else resolve(db_path).parent / "runs"
+    """Run artefacts: the resolved Paths' runs/ (AOSTBENCH_RUNS, else a `runs/` folder next to the DB file)."""
+    from benchmark import paths
+
+    return paths.current().with_flags(db=db_path).runs if db_path else paths.current().runs
 
 
 def _json(value: Any) -> str:

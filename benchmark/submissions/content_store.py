@@ -39,13 +39,10 @@ STORE_ENV = "AOSTBENCH_SUBMISSIONS_STORE"
 
 
 def default_store_root(data_root: str | Path | None = None) -> Path:
-    """$AOSTBENCH_SUBMISSIONS_STORE, else <data_root>/submissions-store."""
-    from benchmark.paths import data_root as default_data_root
+    """The resolved Paths' submissions store: $AOSTBENCH_SUBMISSIONS_STORE, else <data_root>/submissions-store."""
+    from benchmark import paths
 
-    env = os.environ.get(STORE_ENV)
-    if env:
-        return Path(env).expanduser().absolute()
-    return (default_data_root(data_root) / "submissions-store").expanduser().absolute()
+    return (paths.current().with_flags(data=data_root) if data_root else paths.current()).submissions_store
 
 
 def canonical_rows(items: list[Item], infos: dict[str, ImageInfo], codes: list[dict[str, int]],

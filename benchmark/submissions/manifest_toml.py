@@ -20,8 +20,10 @@ ENV = "AOSTBENCH_SUBMISSIONS"
 
 
 def default_submissions_dir() -> Path:
-    """$AOSTBENCH_SUBMISSIONS, else ./submissions (relative to the current folder)."""
-    return Path(os.environ.get(ENV) or "submissions").expanduser().absolute()
+    """The resolved Paths' submissions folder: $AOSTBENCH_SUBMISSIONS, else ./submissions."""
+    from benchmark import paths
+
+    return paths.current().submissions
 
 
 def _string(s: str) -> str:

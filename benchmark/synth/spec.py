@@ -18,11 +18,11 @@ from typing import Any, Mapping
 import numpy as np
 
 from benchmark.attributes import ALL_ATTRIBUTES, BY_NAME
+from benchmark.names import alias_key
 from benchmark.synth.camera import STYLE_KEYS, validate_style
 
 TWINS_DIR = Path(__file__).with_name("twins")
 TWIN_NAME = re.compile(r"^sim-[a-z0-9](?:[a-z0-9_-]{0,58}[a-z0-9])?$")  # a twin's folder: never a real dataset's
-ALIASES = {"sim-market": "sim-market1501", "sim-duke": "sim-dukemtmc", "sim-msmt": "sim-msmt17"}
 
 # format -> the planner family and the count keys a scale may (must) give
 FORMATS: dict[str, str] = {
@@ -145,7 +145,7 @@ def load_twin_spec(name_or_path: str | Path | TwinSpec) -> TwinSpec:
         if not path.is_file():
             raise SpecError(f"twin spec file {path} does not exist")
         return parse_spec_file(path)
-    name = ALIASES.get(text, text)
+    name = alias_key(text)  # sim-market -> sim-market1501 (benchmark.names)
     builtin = TWINS_DIR / f"{name}.toml"
     if not builtin.is_file():
         raise SpecError(f"unknown twin {text!r}; built-in twins: {', '.join(twin_names())} "

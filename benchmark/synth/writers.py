@@ -25,7 +25,7 @@ from benchmark.attributes import ENV_NAMES, ID_NAMES
 from benchmark.synth.camera import DEFAULT_JPEG_QUALITY, encode_jpeg, encode_png, jpeg_roundtrip
 from benchmark.synth.plan import Job, Plan, make_plan, twin_seed
 from benchmark.synth.render import render_raw
-from benchmark.synth.spec import TwinSpec, dump_toml, load_twin_spec
+from benchmark.synth.spec import SpecError, TwinSpec, dump_toml, load_twin_spec
 
 ENGINE_VERSION = "1.0"
 LABELS_FILE = "labels.csv"
@@ -55,10 +55,15 @@ def make_twin(
         raise ValueError(f"workers must be a positive integer, got {workers!r}")
     spec = load_twin_spec(name_or_toml)
     root = Path(data_root).expanduser()
+    from benchmark.datasets.user import register_twin, twin_name_problem
+
+    problem = twin_name_problem(spec.name, root)  # a user twin joins the vocabulary under its name
+    if problem:
+        raise SpecError(f"{spec.path or spec.name}: {problem}")
     target = root / spec.name
     if target.exists() or target.is_symlink():
         if not target.is_dir() or target.is_symlink():
-            raise FileExistsError(f"{target} exists and is not a folder; remove it or choose another --root")
+            raise FileExistsError(f"{target} exists and is not a folder; remove it or choose another --data-root")
         if any(target.iterdir()) and not overwrite:
             raise FileExistsError(f"{target} already exists and is not empty; pass overwrite=True "
                                   f"(CLI: --overwrite) to replace it")
@@ -89,6 +94,7 @@ def make_twin(
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    register_twin(spec.name, root, spec.format)  # a no-op for the built-in twins
     return target
 
 

@@ -8,6 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from benchmark import attributes as vocab
+from benchmark.stages import restyling_labels
 from benchmark.store.naming import display_name
 from benchmark.text_safety import printable
 from leaderboard_app import data
@@ -73,7 +74,7 @@ def sample_images(run_id: str) -> None:
 
 def _is_styled(path: Path, stages: Path) -> bool:
     parts = path.relative_to(stages).parts
-    return bool(parts) and parts[0] in ("st", "style", "aost")
+    return bool(parts) and parts[0] in restyling_labels() | {"style"}  # "style": runs stored before the registry
 
 
 def body() -> None:
