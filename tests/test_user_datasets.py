@@ -20,7 +20,7 @@ runner = CliRunner()
 
 # a twin the repository does not ship: a harbour at night in the rain, two cameras
 HARBOUR = """
-name = "harbour-cams"
+name = "sim-harbour-cams"
 format = "market1501"
 seed = 11
 size = [64, 32]
@@ -100,20 +100,20 @@ def test_user_twin_is_registered_and_runs_with_v_star_against_its_true_prior(env
     assert res.exit_code == 1 and "unknown scale" in res.output  # the CLI offers demo/full only
     make_twin(env["spec"], env["data"], scale="tiny")  # the engine's smallest scale, to keep the test short
     reg = (env["data"] / "user_datasets.toml").read_text()
-    assert "[datasets.harbour-cams]" in reg and 'kind = "twin"' in reg
-    assert cli(env, "data", "check", "harbour-cams").exit_code == 0
-    res = cli(env, "data", "preview", "harbour-cams", "-o", str(tmp_path / "sheet.png"))
+    assert "[datasets.sim-harbour-cams]" in reg and 'kind = "twin"' in reg
+    assert cli(env, "data", "check", "sim-harbour-cams").exit_code == 0
+    res = cli(env, "data", "preview", "sim-harbour-cams", "-o", str(tmp_path / "sheet.png"))
     assert res.exit_code == 0, res.output
     res = cli(env, "data", "list")
-    assert "harbour-cams" in res.output and "user twin" in res.output
+    assert "sim-harbour-cams" in res.output and "user twin" in res.output
 
-    res = run(env, "--train", "sim-finegpr+ao", "--test", "harbour-cams", "--budget", "20")
+    res = run(env, "--train", "sim-finegpr+ao", "--test", "sim-harbour-cams", "--budget", "20")
     assert res.exit_code == 0, res.output
     runs = queries.runs_df(env["db"], train_spec="sim-finegpr+ao")
     run_id = runs.iloc[0]["id"]
     dists = queries.attribute_dist_df(run_id, env["db"])
     true = dists[(dists["source"] == "target-true") & (dists["attribute"] == "weather")]
-    assert set(true["target"]) == {"harbour-cams"}
+    assert set(true["target"]) == {"sim-harbour-cams"}
     p = dict(zip(true["value"], true["p"]))
     assert p[6] == pytest.approx(6 / 7) and p[4] == pytest.approx(1 / 7)  # Blizzard, Foggy: the TOML prior
     recovery = app_queries.attribute_recovery(run_id, env["db"])  # what the app's attribute page shows
@@ -121,7 +121,7 @@ def test_user_twin_is_registered_and_runs_with_v_star_against_its_true_prior(env
     result = json.loads((env["db"].parent / "runs" / run_id / "result.json").read_text())
     rec = result["notes"]["ao"]["recovery"]
     assert 0.0 <= rec["mean_tv_env"] <= 1.0 and rec["mean_tv_env_uniform"] > 0.4  # far from uniform
-    fp = result["data_fingerprints"]["harbour-cams"]
+    fp = result["data_fingerprints"]["sim-harbour-cams"]
     assert fp and f'fingerprint = "{fp}"' in reg and result["config"]["target"]["fingerprint"] == fp
     assert list(tmp_path.iterdir()) == [tmp_path / "sheet.png"]
 
@@ -193,17 +193,17 @@ def test_bad_registrations_are_one_line_errors_and_register_nothing(env, args, n
 
 
 def test_a_name_clash_with_a_registered_dataset_and_a_user_twin(env, tmp_path):
-    cli(env, "data", "add", "clash", str(env["footage"]), "--format", "market1501")
-    one_line_error(cli(env, "data", "add", "clash", str(env["footage"]), "--format", "market1501"),
+    cli(env, "data", "add", "sim-clash", str(env["footage"]), "--format", "market1501")
+    one_line_error(cli(env, "data", "add", "sim-clash", str(env["footage"]), "--format", "market1501"),
                    "already registered", "--update")
     spec = tmp_path / "clash.toml"
-    spec.write_text(HARBOUR.replace('name = "harbour-cams"', 'name = "clash"'))
+    spec.write_text(HARBOUR.replace('name = "sim-harbour-cams"', 'name = "sim-clash"'))
     one_line_error(runner.invoke(app, ["data", "make", str(spec), "--data-root", str(env["data"])]),
                    "already registered for the folder")
-    spec.write_text(HARBOUR.replace('name = "harbour-cams"', 'name = "sim-market"'))
+    spec.write_text(HARBOUR.replace('name = "sim-harbour-cams"', 'name = "sim-market"'))
     one_line_error(runner.invoke(app, ["data", "make", str(spec), "--data-root", str(env["data"])]),
                    "built-in dataset name")
-    assert cli(env, "data", "remove", "clash").exit_code == 0
+    assert cli(env, "data", "remove", "sim-clash").exit_code == 0
 
 
 def test_a_folder_changed_after_registration_is_refused_until_updated(env, tmp_path):
