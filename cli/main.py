@@ -44,6 +44,7 @@ _COMMANDS = [
     "cli.demo",
     "cli.submit",
     "cli.leaderboard",
+    "cli.weights",
 ]
 
 for _name in _COMMANDS:

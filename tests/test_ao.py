@@ -18,7 +18,7 @@ from benchmark.aost.search import SearchSpace, search_distribution
 from benchmark.aost.surrogate import TreeExpectation, fit_surrogate
 from benchmark.attributes import ALL_ATTRIBUTES, ENV_NAMES, ID_NAMES
 from benchmark.datasets.records import Dataset, Record
-from benchmark.paths import MissingWeights
+from benchmark.weights import MissingWeights
 from benchmark.profiles import PAPER, SMOKE
 
 REPO = Path(__file__).resolve().parents[1]

@@ -53,15 +53,15 @@ from torch import nn
 from torch.utils.data import Dataset as TorchDataset
 from torchvision.models import vgg as tv_vgg
 
-from benchmark.paths import cache_root, require_weights
+from benchmark import weights as W
+from benchmark.paths import cache_root
 
 STYLE_LAYERS: dict[str, int] = {"relu1_1": 1, "relu2_1": 6, "relu3_1": 11, "relu4_1": 20, "relu5_1": 29}
 CONTENT_LAYER: tuple[str, int] = ("relu4_2", 22)
 STYLE_LAYER_WEIGHT = 0.2  # w_l in Eq. 2 (the paper's setting)
 ALPHA = 0.9  # Eq. 3
 BETA = 1.0  # Eq. 3
-VGG19_FILE = "vgg19-dcbb9e9d.pth"
-VGG19_SOURCE = "https://download.pytorch.org/models/vgg19-dcbb9e9d.pth (torchvision's ImageNet VGG-19)"
+VGG19_FILE = W.VGG19.filename
 SKETCH_SEED = 12345  # part of the method (fixed), not of the run
 SKETCH_DIM = 4096  # relative error of a pair distance about sqrt(2 / 4096) = 2%
 _LAST_LAYER = max(STYLE_LAYERS.values())
@@ -90,7 +90,7 @@ class VGGTaps(nn.Module):
 
 def require_vgg_weights() -> Path:
     """The ImageNet VGG-19 file, or MissingWeights (call it before any work is done)."""
-    return require_weights(VGG19_FILE, "ImageNet VGG-19 for the attribute-optimisation distances", VGG19_SOURCE)
+    return W.require(W.VGG19, "the attribute-optimisation distances")
 
 
 def build_vgg(weights: str, seed: int = 0) -> tuple[VGGTaps, str]:
