@@ -49,16 +49,23 @@ class RunRequest:
     profile_overrides: dict = field(default_factory=dict)
 
 
-class _Interrupted(BaseException):
-    """SIGTERM, turned into an exception so the run is marked failed, not left half-written."""
+class Interrupted(BaseException):
+    """SIGTERM (a Slurm time limit, `kill`), turned into an exception so the run is marked
+    interrupted, not left half-written. `exit_code` is the shell's 128 + signal number."""
+
+    exit_code = 143
+
+
+_Interrupted = Interrupted  # the old name
 
 
 def _on_sigterm(signum, frame):  # pragma: no cover - exercised by the kill test in a subprocess
-    raise _Interrupted("interrupted by SIGTERM")
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second TERM must not break the clean-up
+    raise Interrupted("interrupted by SIGTERM")
 
 
 def resolve_profile(req: RunRequest) -> Profile:
-    prof = get_profile(req.profile)
+    prof = get_profile(req.profile if req.profile != "auto" else "cpu")
     return prof.with_(**req.profile_overrides) if req.profile_overrides else prof
 
 
@@ -129,7 +136,6 @@ def _provenance(run: RunResult, device: str, nproc: int) -> None:
 
 def run(req: RunRequest, *, store: Store | None = None, log=print) -> RunResult:
     """Run one train spec against its test sets and store the result. Returns the completed RunResult."""
-    from benchmark.reid.models import require_pretrained
     from benchmark.reid.train import resolve_device
 
     profile = resolve_profile(req)
@@ -148,7 +154,7 @@ def run(req: RunRequest, *, store: Store | None = None, log=print) -> RunResult:
     target_key = canonical_key(req.target) if req.target else tests[0]
 
     # everything that can be missing is checked before any work
-    require_pretrained(profile)
+    _require_weights(profile, spec, req)
     source = load_source(spec, data_root, req.db)
     _check_spec_possible(spec, source)
     test_sets = {k: load_dataset(k, data_root) for k in tests}
@@ -161,14 +167,19 @@ def run(req: RunRequest, *, store: Store | None = None, log=print) -> RunResult:
 
         if req.style not in STYLE_METHODS:
             raise SpecError(f"unknown style method {req.style!r} (--style); available: {', '.join(STYLE_METHODS)}")
-    if "ao" in spec.stages and profile.ao_vgg_weights == "imagenet":
-        from benchmark.aost.distances import require_vgg_weights
-
-        require_vgg_weights()
 
     device = str(resolve_device(req.device))
     budget = req.budget or profile.ao_budget
+    if req.profile == "auto":  # before the run exists, so its record says which profile it ran with
+        profile = _auto_profile(req, [source, *test_sets.values()], device, log)
+        _require_weights(profile, spec, req)
+    elif profile.name == "cpu" and any(d.kind != "procedural" for d in (source, *test_sets.values())):
+        log("note: profile cpu on real data: small settings (see `aostbench profiles show cpu`), so the numbers "
+            "are not comparable with the paper's; --profile paper reproduces its settings (a GPU is advised)")
     run_result = _new_or_resumed(req, spec, profile, tests, store)
+    prior_wall = float(run_result.wall_seconds or 0.0) if req.resume else 0.0  # earlier parts of a resumed run
+    if req.resume:  # stages re-record what they saved; nothing of the failed attempt is counted twice
+        run_result.costs, run_result.fid, run_result.metrics, run_result.weights = [], [], {}, []
     run_result.budget = budget if {"random", "ao"} & set(spec.stages) else None
     _provenance(run_result, device, req.nproc)
     run_result.data_fingerprints = {d.key: fingerprint(d) for d in (source, *test_sets.values())}
@@ -178,7 +189,19 @@ def run(req: RunRequest, *, store: Store | None = None, log=print) -> RunResult:
     for d in (source, *test_sets.values()):
         store.upsert_dataset(d.key, d.kind, d.root, d.summary(), run_result.data_fingerprints[d.key])
     store.start_run(run_result)
-    log(f"run {run_result.id}: {spec.text} -> {', '.join(tests)} (profile {profile.name}, seed {req.seed}, {device})")
+    from benchmark import progress
+
+    log_cm = progress.log_file(run_dir / "run.log")  # the run folder keeps a readable log
+    log_cm.__enter__()
+    console_log = log
+
+    def log(message: str) -> None:  # noqa: F811 - the console and the run's log file
+        console_log(message)
+        progress.note(message)
+
+    was_enabled = progress.set_enabled(req.progress)
+    log(f"run {run_result.id}: {spec.text} -> {', '.join(tests)} (profile {profile.name}, seed {req.seed}, {device})"
+        + (f", resumed after {prior_wall:.0f} s" if req.resume else ""))
 
     old_handler = signal.signal(signal.SIGTERM, _on_sigterm) if _main_thread() else None
     t_start = time.perf_counter()
@@ -200,14 +223,16 @@ def run(req: RunRequest, *, store: Store | None = None, log=print) -> RunResult:
         _train_and_evaluate(ctx, test_sets, req, run_dir, log)
         if req.fid and ctx.fid_sets:
             _fid(ctx, log)
-        run_result.wall_seconds = time.perf_counter() - t_start
+        else:
+            run_result.fid_weights = None  # no FID computed: no FID weights to state
+        run_result.wall_seconds = prior_wall + time.perf_counter() - t_start
         store.finish_run(run_result)
         log(f"run {run_result.id} completed in {run_result.wall_seconds:.0f} s")
         return run_result
     except BaseException as exc:
-        reason = "interrupted" if isinstance(exc, (KeyboardInterrupt, _Interrupted)) else f"{type(exc).__name__}: {exc}"
+        reason = "interrupted" if isinstance(exc, (KeyboardInterrupt, Interrupted)) else f"{type(exc).__name__}: {exc}"
         try:
-            run_result.wall_seconds = time.perf_counter() - t_start
+            run_result.wall_seconds = prior_wall + time.perf_counter() - t_start
             store.fail_run(run_result, reason)
         finally:
             log(f"run {run_result.id} failed ({reason}); continue it with --resume {run_result.id}")
@@ -215,6 +240,32 @@ def run(req: RunRequest, *, store: Store | None = None, log=print) -> RunResult:
     finally:
         if old_handler is not None:
             signal.signal(signal.SIGTERM, old_handler)
+        progress.set_enabled(was_enabled)
+        log_cm.__exit__(None, None, None)
+
+
+def _require_weights(profile: Profile, spec: TrainSpec, req: RunRequest) -> None:
+    """Every weights file a part of this run names must be on disk before any work (no fallback)."""
+    from benchmark import weights as W
+
+    needs = [(wf, why) for wf, why in W.needed_by(profile)
+             if not (wf is W.VGG19 and "ao" not in spec.stages) and not (wf is W.FID_INCEPTION and not req.fid)]
+    W.require_all(needs)
+
+
+def _auto_profile(req: RunRequest, datasets: list[Dataset], device: str, log) -> Profile:
+    """--profile auto: the paper's settings for real data on a GPU, the cpu profile otherwise; says which and why."""
+    real = [d.key for d in datasets if d.kind != "procedural"]
+    if real and device.startswith("cuda"):
+        name, why = "paper", f"real data ({', '.join(real)}) and a GPU: the paper's settings"
+    elif real:
+        name, why = "cpu", (f"real data ({', '.join(real)}) but no GPU: small settings whose numbers are not "
+                            "comparable with the paper's (--profile paper runs its settings, slowly)")
+    else:
+        name, why = "cpu", "procedural twins: the small settings they are sized for"
+    log(f"profile {name}: {why}")
+    req.profile = name
+    return resolve_profile(req)
 
 
 def _main_thread() -> bool:
@@ -242,6 +293,8 @@ def _train_and_evaluate(ctx: StageContext, test_sets: dict[str, Dataset], req: R
         out = train_and_evaluate(ctx.records, tests, ctx.profile, train_dir, seed=ctx.seed, device=ctx.device,
                                  resume=resume, progress=ctx.progress)
     tr = out["train"]
+    ctx.result.pretrained = bool(tr["pretrained"])  # what training loaded, not the profile's intent
+    ctx.result.record_weights(tr.get("weights_use"))
     ctx.result.costs.append(Cost("train", tr["wall_seconds"], tr["images_seen"], ctx.device))
     ctx.result.notes["train"] = {k: tr[k] for k in ("epochs", "final_loss", "final_acc", "num_classes", "amp",
                                                     "loss", "label_smooth", "images_per_second", "world_size")}
@@ -267,5 +320,8 @@ def _fid(ctx: StageContext, log) -> None:
         res = compute_fid(records, tgt.train, profile=ctx.profile, device=ctx.device, cache_key_a=key, cache_key_b=tgt_key)
         ctx.result.fid.append(FidRow(stage=stage, target=tgt.key, value=res.value, weights=res.weights, dims=res.dims,
                                      n=res.n_a, n_target=res.n_b, style_method=style_method))
+        ctx.result.record_weights(res.weights_use)
         log(f"  FID {stage} vs {tgt.key}: {res.value:.1f} ({res.weights} weights, {res.dims}-d)")
+    labels = sorted({r.weights for r in ctx.result.fid})
+    ctx.result.fid_weights = labels[0] if len(labels) == 1 else "+".join(labels)  # what was loaded
     ctx.result.costs.append(Cost("fid", time.perf_counter() - t0, None, ctx.device))

@@ -29,9 +29,10 @@ _state = threading.local()
 _enabled = [True]
 
 
-def set_enabled(on: bool) -> None:
-    """Turn every bar off (library use, tests); finished lines still go to the log file."""
-    _enabled[0] = bool(on)
+def set_enabled(on: bool) -> bool:
+    """Turn every bar off (library use, tests); finished lines still go to the log file. Returns the old state."""
+    old, _enabled[0] = _enabled[0], bool(on)
+    return old
 
 
 def _log_handles() -> list[IO[str]]:
@@ -85,6 +86,7 @@ class Stage:
                  enabled: bool, done: float = 0):
         self.label, self.total, self.unit = label, total, unit
         self.stream = stream if stream is not None else sys.stderr
+        self.silent = not enabled  # enabled=False: nothing at all (an inner pass of a stage with its own line)
         self.enabled = enabled and _enabled[0]
         self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
         self.interval = interval if interval is not None else (TTY_INTERVAL if self.tty else PLAIN_INTERVAL)
@@ -143,6 +145,8 @@ class Stage:
         self.update(done - self.done, **fields)
 
     def _emit(self) -> None:
+        if self.silent:
+            return
         text = self.line()
         if self.enabled:
             if self.tty:
@@ -156,6 +160,8 @@ class Stage:
             note(text)
 
     def close(self, ok: bool = True) -> None:
+        if self.silent:
+            return
         text = self.line(final=ok) + ("" if ok else "  (stopped)")
         if self.enabled:
             if self.tty:

@@ -50,25 +50,25 @@ class WeightsFile:
 def _table() -> dict[str, WeightsFile]:
     files = [
         WeightsFile("vgg19", "vgg19-dcbb9e9d.pth", _TORCHVISION + "vgg19-dcbb9e9d.pth",
-                    "ImageNet VGG-19 for the attribute-optimisation distances (ao_vgg_weights=imagenet)"),
+                    "ImageNet VGG-19 of the attribute-optimisation distances"),
         WeightsFile("fid-inception", "pt_inception-2015-12-05-6726825d.pth",
                     "https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/"
                     "pt_inception-2015-12-05-6726825d.pth",
-                    "pytorch-fid's FID Inception (fid_weights=official)"),
+                    "pytorch-fid's FID Inception"),
     ]
     # torchreid's ImageNet backbones (its resnet.model_urls / osnet pretrained_urls; tested equal)
     for arch, fname in (("resnet18", "resnet18-5c106cde.pth"), ("resnet34", "resnet34-333f7ec4.pth"),
                         ("resnet50", "resnet50-19c8e357.pth"), ("resnet101", "resnet101-5d3b4d8f.pth"),
                         ("resnet152", "resnet152-b121ed2d.pth"), ("resnext50_32x4d", "resnext50_32x4d-7cdf4587.pth"),
                         ("resnext101_32x8d", "resnext101_32x8d-8ba56ff5.pth")):
-        files.append(WeightsFile(arch, fname, _TORCHVISION + fname, f"ImageNet {arch} re-ID backbone (pretrained=true)"))
+        files.append(WeightsFile(arch, fname, _TORCHVISION + fname, f"ImageNet {arch} re-ID backbone"))
     for arch, gid in (("osnet_x1_0", "1LaG1EJpHrxdAxKnSCJ_i0u-nbxSAeiFY"), ("osnet_x0_75", "1uwA9fElHOk3ZogwbeY5GkLI6QPTX70Hq"),
                       ("osnet_x0_5", "16DGLbZukvVYgINws8u8deSaOqjybZ83i"), ("osnet_x0_25", "1rb8UN5ZzPKRc_xvtHlyDh-cSz88YX9hs"),
                       ("osnet_ibn_x1_0", "1sr90V6irlYYDd4_4ISU2iruoRG8J__6l"),
                       ("osnet_ain_x1_0", "1-CaioD9NaqbHK_kzSMW8VE4_3KcsRjEo"), ("osnet_ain_x0_75", "1apy0hpsMypqstfencdH-jKIUEFOW4xoM"),
                       ("osnet_ain_x0_5", "1KusKvEYyKGDTUBVRxRiz55G31wkihB6l"), ("osnet_ain_x0_25", "1SxQt2AvmEcgWNhaRb2xC4rP6ZwVDP0Wt")):
         files.append(WeightsFile(arch, f"{arch}_imagenet.pth", _GDRIVE + gid,
-                                 f"ImageNet {arch} re-ID backbone (pretrained=true; torchreid's Google Drive file)"))
+                                 f"ImageNet {arch} re-ID backbone (torchreid's Google Drive file)"))
     return {f.name: f for f in files}
 
 
@@ -94,7 +94,7 @@ def needed_by(profile) -> list[tuple[WeightsFile, str]]:
     if profile.pretrained:
         out.append((for_arch(profile.arch), f"arch={profile.arch}, pretrained=true"))
     if profile.ao_vgg_weights == "imagenet":
-        out.append((VGG19, "ao_vgg_weights=imagenet (for +ao/+aost)"))
+        out.append((VGG19, "ao_vgg_weights=imagenet"))
     if profile.fid_weights == "official":
         out.append((FID_INCEPTION, "fid_weights=official"))
     return out
@@ -107,14 +107,18 @@ def fetch_command(wf: WeightsFile) -> str:
 class MissingWeights(Exception):
     """A part of the run needs a weights file that is not on disk. Never downloaded at run time."""
 
-    def __init__(self, wf: WeightsFile, needed_for: str):
+    def __init__(self, wf: WeightsFile, needed_for: str, *more: tuple[WeightsFile, str]):
         where = " or ".join(str(d) for d in weights_dirs())
+        files = [(wf, needed_for), *more]
+        what = "; ".join(f"{f.filename} ({f.purpose}, for {why})" for f, why in files)
         super().__init__(
-            f"missing weights file {wf.filename!r} ({wf.purpose}; needed for {needed_for}). "
-            f"Get it with `{fetch_command(wf)}` (from {wf.url}), or put it in {where} "
-            f"(AOSTBENCH_WEIGHTS=DIR names another folder). Nothing is downloaded at run time."
+            f"missing weights file{'s' if more else ''} {what}. "
+            f"Get {'them' if more else 'it'} with `aostbench weights fetch {' '.join(f.name for f, _ in files)}`, "
+            f"or put {'them' if more else 'it'} in {where} (AOSTBENCH_WEIGHTS=DIR names another folder). "
+            f"Nothing is downloaded at run time. Official source{'s' if more else ''}: {', '.join(f.url for f, _ in files)}"
         )
         self.filename = wf.filename
+        self.files = [f.filename for f, _ in files]
 
 
 def require(wf: WeightsFile, needed_for: str) -> Path:
@@ -122,6 +126,13 @@ def require(wf: WeightsFile, needed_for: str) -> Path:
     if p is None:
         raise MissingWeights(wf, needed_for)
     return p
+
+
+def require_all(needs: list[tuple[WeightsFile, str]]) -> None:
+    """MissingWeights naming every absent file of `needs` at once (one fetch command for all)."""
+    missing = [(wf, why) for wf, why in needs if find_weights(wf.filename) is None]
+    if missing:
+        raise MissingWeights(*missing[0], *missing[1:])
 
 
 # --- checksums -----------------------------------------------------------------------------------

@@ -18,6 +18,11 @@ def debug_enabled() -> bool:
     return os.environ.get("AOSTBENCH_DEBUG") == "1"
 
 
+def enable_debug() -> None:
+    """`--debug` given on a command (the same as `aostbench --debug COMMAND`)."""
+    os.environ["AOSTBENCH_DEBUG"] = "1"
+
+
 def fail(message: str, code: int = 1) -> "typer.Exit":
     err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     return typer.Exit(code)

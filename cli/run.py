@@ -5,7 +5,7 @@ from typing import Optional
 
 import typer
 
-from cli.common import console, friendly_errors
+from cli.common import console, enable_debug, friendly_errors
 
 _HELP = """Train on SPEC, evaluate on every --test set, store the run.
 
@@ -29,7 +29,8 @@ def register(app: typer.Typer) -> None:
     def run_cmd(
         train: Optional[str] = typer.Option(None, "--train", help="Train spec, e.g. sim-finegpr+aost."),
         test: Optional[str] = typer.Option(None, "--test", help="Test set(s), comma-separated: market, duke, sim-market..."),
-        profile: str = typer.Option("cpu", "--profile", help="paper | cpu | smoke"),
+        profile: str = typer.Option("auto", "--profile", help="paper | cpu | smoke | auto (paper for real data on a "
+                                    "GPU, else cpu; the run says which and why)"),
         seed: int = typer.Option(0, "--seed"),
         budget: Optional[int] = typer.Option(None, "--budget", help="Images for +random/+ao (default: the profile's)."),
         target: Optional[str] = typer.Option(None, "--target", help="Test set AO/ST adapt to (default: the first)."),
@@ -41,8 +42,12 @@ def register(app: typer.Typer) -> None:
         nproc: int = typer.Option(1, "--nproc", help="Processes for training/features (torchrun, DDP)."),
         resume: Optional[str] = typer.Option(None, "--resume", help="Continue a failed or interrupted run by id."),
         no_fid: bool = typer.Option(False, "--no-fid", help="Skip FID."),
+        debug: bool = typer.Option(False, "--debug", help="Show full tracebacks on errors (as `aostbench --debug`)."),
     ) -> None:
-        from benchmark.pipeline import RunRequest, run
+        from benchmark.pipeline import Interrupted, RunRequest, run
+
+        if debug:
+            enable_debug()
 
         if not resume and (not train or not test):
             raise typer.BadParameter("--train and --test are required (or --resume RUN_ID)")
@@ -51,5 +56,10 @@ def register(app: typer.Typer) -> None:
             budget=budget, target=target, style=style, style_bank=style_bank, data_root=data_root, db=db,
             device=device, nproc=nproc, resume=resume, fid=not no_fid,
         )
-        result = run(req, log=lambda m: console.print(m, highlight=False))
+        try:
+            result = run(req, log=lambda m: console.print(m, highlight=False))
+        except KeyboardInterrupt:  # the run said it stopped and how to resume it: no traceback
+            raise typer.Exit(130) from None
+        except Interrupted as exc:
+            raise typer.Exit(exc.exit_code) from None
         console.print(f"[green]stored[/] run {result.id}; see `aostbench results` or `aostbench runs show {result.id}`")

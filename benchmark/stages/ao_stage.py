@@ -40,6 +40,7 @@ def ao_stage(ctx: StageContext) -> None:
         ctx.result.attribute_dists[:] = [AttributeDist(**d) for d in done["dists"]]
         ctx.result.surrogate[:] = [SurrogateFit(**s) for s in done["surrogate"]]
         ctx.result.costs.extend(Cost(**c) for c in done["costs"])
+        ctx.result.record_weights(done.get("weights_use"))
         ctx.fid_sets["ao"] = (ctx.records, "")
         return
 
@@ -57,8 +58,9 @@ def ao_stage(ctx: StageContext) -> None:
     ctx.result.surrogate.extend(surrogate)
     ctx.result.costs.extend(costs)
     ctx.result.notes["ao"] = {"vgg_weights": res.vgg_weights, "details": res.details}
+    ctx.result.record_weights(res.details.get("weights_use"))
     ctx.fid_sets["ao"] = (ctx.records, "")
     save_records(ctx.stage_dir("ao") / "records.json", ctx.records)
     save_done(ctx, "ao", {"records": str(ctx.stage_dir("ao") / "records.json"),
                           "dists": [asdict(d) for d in dists], "surrogate": [asdict(s) for s in surrogate],
-                          "costs": [asdict(c) for c in costs]})
+                          "costs": [asdict(c) for c in costs], "weights_use": res.details.get("weights_use")})

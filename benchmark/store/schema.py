@@ -92,10 +92,15 @@ MIGRATIONS: tuple[Migration, ...] = (
             test_set VARCHAR NOT NULL, rank1 DOUBLE, rank5 DOUBLE, map DOUBLE, note VARCHAR)""",
         "CREATE TABLE meta (key VARCHAR PRIMARY KEY, value VARCHAR)",
     )),
+    Migration(4, "the weights files each run loaded (file, SHA-256, tensors), recorded where they were used", (
+        """CREATE TABLE weights_used (
+            run_id VARCHAR NOT NULL, part VARCHAR NOT NULL, file VARCHAR, sha256 VARCHAR, checksum VARCHAR,
+            tensors INTEGER, label VARCHAR, from_cache BOOLEAN DEFAULT false)""",
+    )),
 )
 
 SCHEMA_VERSION = MIGRATIONS[-1].version
-DATA_TABLES = ("datasets", "runs", "metrics", "fid", "attribute_dist", "costs", "surrogate",
+DATA_TABLES = ("datasets", "runs", "metrics", "fid", "attribute_dist", "costs", "surrogate", "weights_used",
                "submissions", "reference")
 
 
