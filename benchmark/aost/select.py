@@ -109,6 +109,7 @@ def _sample_selection(
 
 def _render_selection(source: Dataset, v: dict[str, np.ndarray], budget: int, seed: int, out_dir: Path
                       ) -> tuple[list[Record], list[str]]:
+    from benchmark import progress
     from benchmark.synth import render_image
     from benchmark.synth.camera import encode_jpeg
 
@@ -127,20 +128,23 @@ def _render_selection(source: Dataset, v: dict[str, np.ndarray], budget: int, se
     records: list[Record] = []
     table = []
     notes = [f"rendered {budget} images of {n_ids} new identities into {out_dir}"]
-    for k in range(n_ids):
-        pid = k + 1
-        ids = {a: int(rng.choice(len(v[a]), p=v[a])) + 1 for a in ID_NAMES}
-        table.append((pid, ids))
-        folder = base / f"{pid:04d}"
-        folder.mkdir(exist_ok=True)
-        for j, env in enumerate(_distinct_cells(v, int(per_id[k]), rng)):
-            img = render_image(ids, env, SELECT_PERSON0 + k, size=settings["size"], seed=seed * 1_000_003 + k * 4_099 + j,
-                               camera_style=style, twin_seed=settings["twin_seed"])
-            name = (f"{pid:04d}_c{env['viewpoint']:02d}_w{env['weather']:02d}"
-                    f"_l{env['illumination']:02d}_p{env['scene']:02d}.jpg")
-            path = folder / name
-            path.write_bytes(encode_jpeg(img, quality))
-            records.append(Record(str(path), pid, env["viewpoint"] - 1, {**ids, **env}))
+
+    with progress.stage("AO selection (rendering L*)", budget) as bar:
+        for k in range(n_ids):
+            pid = k + 1
+            ids = {a: int(rng.choice(len(v[a]), p=v[a])) + 1 for a in ID_NAMES}
+            table.append((pid, ids))
+            folder = base / f"{pid:04d}"
+            folder.mkdir(exist_ok=True)
+            for j, env in enumerate(_distinct_cells(v, int(per_id[k]), rng)):
+                img = render_image(ids, env, SELECT_PERSON0 + k, size=settings["size"], seed=seed * 1_000_003 + k * 4_099 + j,
+                                   camera_style=style, twin_seed=settings["twin_seed"])
+                name = (f"{pid:04d}_c{env['viewpoint']:02d}_w{env['weather']:02d}"
+                        f"_l{env['illumination']:02d}_p{env['scene']:02d}.jpg")
+                path = folder / name
+                path.write_bytes(encode_jpeg(img, quality))
+                records.append(Record(str(path), pid, env["viewpoint"] - 1, {**ids, **env}))
+                bar.update(1)
     _write_attributes_csv(out_dir / "finegpr" / "attributes.csv", table)
     return records, notes
 
