@@ -44,6 +44,7 @@ _COMMANDS = [
     "cli.demo",
     "cli.submit",
     "cli.leaderboard",
+    "cli.profiles",
     "cli.weights",
 ]
 

@@ -29,10 +29,10 @@ def list_cmd(
 
     from benchmark import weights as W
     from benchmark.paths import weights_dirs
-    from benchmark.profiles import PROFILES
+    from benchmark.profiles import BUILTIN, builtin
 
     used: dict[str, list[str]] = {}
-    for prof in PROFILES.values():
+    for prof in map(builtin, BUILTIN):
         for wf, why in W.needed_by(prof):
             used.setdefault(wf.name, []).append(f"{prof.name}: {why}")
     names = list(W.KNOWN) if all_files else [n for n in W.KNOWN if n in used]
@@ -64,11 +64,11 @@ def fetch_cmd(
 
     from benchmark import weights as W
     from benchmark.paths import weights_dirs
-    from benchmark.profiles import PROFILES
+    from benchmark.profiles import BUILTIN, builtin
 
     if all_used:
         wanted = []
-        for prof in PROFILES.values():
+        for prof in map(builtin, BUILTIN):
             wanted += [wf for wf, _ in W.needed_by(prof) if wf not in wanted]
     elif names:
         unknown = [n for n in names if n not in W.KNOWN]
