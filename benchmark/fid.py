@@ -272,6 +272,7 @@ def activations(
     batch_size: int = 32,
     cache_key: str | None = None,
     model: torch.nn.Module | None = None,
+    label: str = "FID images",
 ) -> np.ndarray:
     """Inception activations [n, dims] of (at most max_images of) the images, cached."""
     paths = _subsample(_paths_of(images), max_images)
@@ -286,7 +287,7 @@ def activations(
     from benchmark.reid.features import extract_features
 
     net = model if model is not None else build_inception(dims, weights).to(device)
-    acts = extract_features(net, _FIDImages(paths), batch_size=batch_size, device=device, forward=_pooled, split="FID images")
+    acts = extract_features(net, _FIDImages(paths), batch_size=batch_size, device=device, forward=_pooled, split=label)
     out = acts.numpy().astype(np.float32)
     cache.parent.mkdir(parents=True, exist_ok=True)
     tmp = cache.with_name(cache.stem + ".tmp.npy")
@@ -305,6 +306,7 @@ def compute_fid(
     cache_key_b: str | None = None,
     weights: str | None = None,
     batch_size: int = 32,
+    name: str = "FID",
 ) -> FIDResult:
     """FID between two image sets with the profile's fid_dims and fid_max_images.
 
@@ -320,7 +322,7 @@ def compute_fid(
     dims = profile.fid_dims
     model = None
 
-    def acts(images, key):
+    def acts(images, key, side):
         nonlocal model
         paths = _subsample(_paths_of(images), profile.fid_max_images)
         k = key or _files_key(paths)
@@ -328,11 +330,11 @@ def compute_fid(
             model = build_inception(dims, label).to(device)
         return activations(
             paths, dims=dims, weights=label, max_images=profile.fid_max_images,
-            device=device, batch_size=batch_size, cache_key=k, model=model,
+            device=device, batch_size=batch_size, cache_key=k, model=model, label=f"{name} ({side})",
         )
 
-    a = acts(images_a, cache_key_a)
-    b = acts(images_b, cache_key_b)
+    a = acts(images_a, cache_key_a, "images")
+    b = acts(images_b, cache_key_b, "target")
     value = frechet_distance_of_activations(a, b)
     use = None
     if label == "official":  # cached activations: the file they came from is the one hashed into their key

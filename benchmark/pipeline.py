@@ -318,7 +318,8 @@ def _fid(ctx: StageContext, log) -> None:
     src_key = f"{ctx.source.key}:{ctx.fingerprint_of(ctx.source)}:train"
     for stage, (records, style_method) in ctx.fid_sets.items():
         key = src_key if stage == "full" else None
-        res = compute_fid(records, tgt.train, profile=ctx.profile, device=ctx.device, cache_key_a=key, cache_key_b=tgt_key)
+        res = compute_fid(records, tgt.train, profile=ctx.profile, device=ctx.device, cache_key_a=key, cache_key_b=tgt_key,
+                          name=f"FID {stage} vs {tgt.key}")
         ctx.result.fid.append(FidRow(stage=stage, target=tgt.key, value=res.value, weights=res.weights, dims=res.dims,
                                      n=res.n_a, n_target=res.n_b, style_method=style_method))
         ctx.result.record_weights(res.weights_use)

@@ -17,6 +17,7 @@ Nothing here imports torch: the CLI's light commands (`weights fetch`) use it to
 from __future__ import annotations
 
 import contextlib
+import shutil
 import sys
 import threading
 import time
@@ -149,10 +150,12 @@ class Stage:
             return
         text = self.line()
         if self.enabled:
-            if self.tty:
-                pad = max(0, self._width - len(text))
-                self.stream.write("\r" + text + " " * pad)
-                self._width = len(text)
+            if self.tty:  # one terminal row, or the carriage return cannot redraw it
+                cols = shutil.get_terminal_size((100, 24)).columns
+                shown = text if len(text) < cols else text[: max(10, cols - 2)] + "…"
+                pad = max(0, self._width - len(shown))
+                self.stream.write("\r" + shown + " " * pad)
+                self._width = len(shown)
             else:
                 self.stream.write(text + "\n")
             self.stream.flush()
@@ -166,7 +169,7 @@ class Stage:
         if self.enabled:
             if self.tty:
                 pad = max(0, self._width - len(text))
-                self.stream.write("\r" + text + " " * pad + "\n")
+                self.stream.write("\r" + text + " " * pad + "\n")  # the finished line may wrap: it stays
             else:
                 self.stream.write(text + "\n")
             self.stream.flush()

@@ -96,7 +96,7 @@ def style_stage(ctx: StageContext) -> None:
     if len(set(names)) != len(names):
         raise ValueError("+st: two training images share a file name; style transfer keeps names, so they would collide")
     out_dir = ctx.stage_dir("st") / "images"
-    new_paths = model.translate([r.path for r in before], out_dir)
+    new_paths = model.translate([r.path for r in before], out_dir, progress=ctx.progress)
     ctx.records = [Record(p, r.pid, r.camid, r.attrs) for p, r in zip(new_paths, before)]
     ctx.result.costs.append(Cost("style_translate", time.perf_counter() - t1, len(ctx.records), ctx.device))
     contact_sheet([r.path for r in before], new_paths, ctx.stage_dir("st") / "sheet.png", n=16)

@@ -265,7 +265,7 @@ def _train_epochs(nets, cfg, data_s, data_t, start, epochs, history, seconds_bef
                 losses = train_step(nets, x_s, x_t, cfg, amp)
                 for k, v in losses.items():
                     sums[k] = sums.get(k, 0.0) + v
-                bar.update(len(pos), epoch=f"{epoch + 1}/{epochs}", **{k: float(v) for k, v in losses.items()})
+                bar.update(len(pos), epoch=f"{epoch + 1}/{epochs}", **{k: float(v) for k, v in losses.items() if k in ("G", "D")})
             dt = time.perf_counter() - t0
             spent += dt
             prog.note(f"style fit ({cfg.method}) epoch {epoch + 1}/{epochs}: "
