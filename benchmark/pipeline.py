@@ -174,9 +174,8 @@ def run(req: RunRequest, *, store: Store | None = None, log=print) -> RunResult:
     if req.profile == "auto":  # before the run exists, so its record says which profile it ran with
         profile = _auto_profile(req, [source, *test_sets.values()], device, log)
         _require_weights(profile, spec, req)
-    elif profile.name == "cpu" and any(d.kind != "procedural" for d in (source, *test_sets.values())):
-        log("note: profile cpu on real data: small settings (see `aostbench profiles show cpu`), so the numbers "
-            "are not comparable with the paper's; --profile paper reproduces its settings (a GPU is advised)")
+    elif cpu_on_real_data(profile, [source, *test_sets.values()]):
+        log(cpu_on_real_data(profile, [source, *test_sets.values()]))
     run_result = _new_or_resumed(req, spec, profile, tests, store)
     prior_wall = float(run_result.wall_seconds or 0.0) if req.resume else 0.0  # earlier parts of a resumed run
     if req.resume:  # stages re-record what they saved; nothing of the failed attempt is counted twice
@@ -254,6 +253,15 @@ def _require_weights(profile: Profile, spec: TrainSpec, req: RunRequest) -> None
     W.require_all(needs)
 
 
+def cpu_on_real_data(profile: Profile, datasets: list[Dataset]) -> str | None:
+    """The one note a cpu-profile run on real data gives: its numbers are not the paper's."""
+    real = [d.key for d in datasets if d.kind != "procedural"]
+    if profile.base != "cpu" or not real:
+        return None
+    return (f"note: profile {profile.name} (cpu settings) on real data ({', '.join(real)}): small settings, so the "
+            "numbers are not comparable with the paper's; --profile paper runs its settings (a GPU is advised)")
+
+
 def _auto_profile(req: RunRequest, datasets: list[Dataset], device: str, log) -> Profile:
     """--profile auto: the paper's settings for real data on a GPU, the cpu profile otherwise; says which and why."""
     real = [d.key for d in datasets if d.kind != "procedural"]
@@ -261,7 +269,7 @@ def _auto_profile(req: RunRequest, datasets: list[Dataset], device: str, log) ->
         name, why = "paper", f"real data ({', '.join(real)}) and a GPU: the paper's settings"
     elif real:
         name, why = "cpu", (f"real data ({', '.join(real)}) but no GPU: small settings whose numbers are not "
-                            "comparable with the paper's (--profile paper runs its settings, slowly)")
+                            "comparable with the paper's (--profile paper runs its settings, slowly on a CPU)")
     else:
         name, why = "cpu", "procedural twins: the small settings they are sized for"
     log(f"profile {name}: {why}")

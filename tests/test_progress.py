@@ -189,3 +189,25 @@ def test_sigterm_stops_cleanly_with_143(env):
     assert "Traceback" not in out + err
     assert [ln for ln in out.splitlines() if "failed" in ln] == [ln for ln in out.splitlines() if "interrupted" in ln]
     assert _result(db)["error"] == "interrupted"
+
+
+# --- defaults that fit the data (item 5) -----------------------------------------------------------
+
+def test_auto_profile_says_which_and_why_and_cpu_on_real_data_says_it_once(tmp_path):
+    from benchmark.datasets.records import Dataset
+    from benchmark.pipeline import RunRequest, _auto_profile, cpu_on_real_data
+    from benchmark.profiles import load_profile
+
+    real, twin = Dataset("market1501", "real", tmp_path), Dataset("sim-market1501", "procedural", tmp_path)
+    said: list[str] = []
+    req = RunRequest(train="finegpr", tests=["market1501"], profile="auto")
+    assert _auto_profile(req, [real], "cuda:0", said.append).name == "paper" and req.profile == "paper"
+    assert said[-1].startswith("profile paper: real data (market1501) and a GPU")
+    req = RunRequest(train="finegpr", tests=["market1501"], profile="auto")
+    assert _auto_profile(req, [real], "cpu", said.append).name == "cpu"
+    assert "not comparable with the paper's" in said[-1]
+    req = RunRequest(train="sim-finegpr", tests=["sim-market1501"], profile="auto", profile_overrides={"epochs": "3"})
+    p = _auto_profile(req, [twin], "cuda:0", said.append)
+    assert (p.name, p.epochs) == ("cpu", 3) and "procedural twins" in said[-1]
+    assert "not comparable" in cpu_on_real_data(load_profile("cpu"), [twin, real])
+    assert cpu_on_real_data(load_profile("cpu"), [twin]) is None and cpu_on_real_data(load_profile("paper"), [real]) is None
