@@ -97,6 +97,7 @@ def test_cli_fetch_and_list_the_official_names(tmp_path, monkeypatch):
     from cli.main import app
 
     monkeypatch.setenv("AOSTBENCH_WEIGHTS", str(tmp_path / "w"))
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))  # nothing from this machine's cache
     runner = CliRunner()
     with _Server({W.VGG19.filename: b"a stand-in that is not VGG-19"}) as srv:
         res = runner.invoke(app, ["weights", "fetch", "vgg19", "--base-url", srv.url])

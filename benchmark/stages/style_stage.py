@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 from benchmark import paths
@@ -67,9 +68,12 @@ def style_stage(ctx: StageContext) -> None:
     method = ctx.style or ctx.profile.style
     fid_stage = "aost" if "ao" in ctx.fid_sets else "st"
     done = load_done(ctx, "st")
-    if done:  # a resumed run: reuse the translated images
+    if done:  # a resumed run: reuse the translated images (and what was recorded about them)
         ctx.records = load_records(Path(done["records"]))
         ctx.fid_sets[fid_stage] = (ctx.records, method)
+        ctx.result.costs.extend(Cost(**c) for c in done.get("costs", []))
+        if done.get("style"):
+            ctx.result.notes["style"] = done["style"]
         return
     bank, bank_fp = style_bank_paths(ctx)
     model_dir = _model_dir(ctx, method, bank_fp)
@@ -103,4 +107,6 @@ def style_stage(ctx: StageContext) -> None:
     ctx.result.notes["style"] = dict(model.info, model_dir=str(model_dir))
     ctx.fid_sets[fid_stage] = (ctx.records, method)
     save_records(ctx.stage_dir("st") / "records.json", ctx.records)
-    save_done(ctx, "st", {"records": str(ctx.stage_dir("st") / "records.json"), "method": method})
+    save_done(ctx, "st", {"records": str(ctx.stage_dir("st") / "records.json"), "method": method,
+                          "costs": [asdict(c) for c in ctx.result.costs if c.stage.startswith("style_")],
+                          "style": json.loads(json.dumps(ctx.result.notes["style"], default=str))})
