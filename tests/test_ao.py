@@ -303,6 +303,19 @@ def test_rendered_selection_writes_finegpr_files(twins, tmp_path):
     assert sorted(r.path for r in again.train) == sorted(r.path for r in sel.records)
     assert {r.path: (r.pid, r.camid, dict(r.attrs)) for r in again.train} == {
         r.path: (r.pid, r.camid, dict(r.attrs)) for r in sel.records}
+    # an interrupted rendering resumes: files already written are kept, the missing ones come back the same
+    first = {r.path: Path(r.path).read_bytes() for r in sel.records}
+    kept = Path(sel.records[0].path).stat().st_mtime_ns
+    for r in sel.records[10:]:
+        Path(r.path).unlink()
+    resumed = select(source, v, 30, seed=0, out_dir=tmp_path / "sel")
+    assert {r.path: Path(r.path).read_bytes() for r in resumed.records} == first
+    assert Path(sel.records[0].path).stat().st_mtime_ns == kept
+    # another V* is another selection: nothing of the old one is reused
+    v["weather"] = [0, 1.0, 0, 0, 0, 0, 0]
+    other = select(source, v, 30, seed=0, out_dir=tmp_path / "sel")
+    assert all(r.attrs["weather"] == 2 for r in other.records)
+    assert sorted(p.name for p in (tmp_path / "sel").rglob("*.jpg")) == sorted(Path(r.path).name for r in other.records)
 
 
 # --- probe ---------------------------------------------------------------------------------------
