@@ -211,6 +211,12 @@ def fetch(wf: WeightsFile, dest: str | Path, *, base_url: str | None = None, pro
         except _CutShort as exc:
             if attempt == attempts:
                 raise OSError(f"{exc}; run `{fetch_command(wf)}` again to resume") from None
+    with open(part, "rb") as f:
+        head = f.read(2)
+    if not (head == b"PK" or head[:1] == b"\x80"):  # torch.save's zip or legacy pickle; not an HTML page
+        part.unlink()
+        raise ChecksumMismatch(f"{wf.filename} from {url} is not a PyTorch weights file (it starts with {head!r}; "
+                               "a login or quota page?); the download was deleted")
     digest = sha256_of(part)
     if checksum_status(wf.filename, digest) == "mismatch":
         part.unlink()

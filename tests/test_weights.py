@@ -68,10 +68,10 @@ def _wf(filename: str) -> W.WeightsFile:
 
 
 def test_fetch_accepts_the_right_content_and_refuses_the_wrong(tmp_path):
-    good = b"weights " * 5000
+    good = b"PK weights " * 5000
     name = _named_for(good, "standin")
     dest = tmp_path / "w"
-    with _Server({name: b"not the file " * 100}) as srv:
+    with _Server({name: b"PK not the file " * 100}) as srv:
         with pytest.raises(W.ChecksumMismatch, match="does not start with"):
             W.fetch(_wf(name), dest, base_url=srv.url, progress=False)
     assert not (dest / name).exists() and not list(dest.glob(".*part"))  # nothing left where loaders look
@@ -82,7 +82,7 @@ def test_fetch_accepts_the_right_content_and_refuses_the_wrong(tmp_path):
 
 
 def test_fetch_resumes_an_interrupted_transfer(tmp_path):
-    good = bytes(range(256)) * 4000
+    good = b"PK" + bytes(range(256)) * 4000
     name = _named_for(good, "standin")
     with _Server({name: good}, cut_first=True) as srv:
         path = W.fetch(_wf(name), tmp_path, base_url=srv.url, progress=False)
@@ -99,7 +99,7 @@ def test_cli_fetch_and_list_the_official_names(tmp_path, monkeypatch):
     monkeypatch.setenv("AOSTBENCH_WEIGHTS", str(tmp_path / "w"))
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))  # nothing from this machine's cache
     runner = CliRunner()
-    with _Server({W.VGG19.filename: b"a stand-in that is not VGG-19"}) as srv:
+    with _Server({W.VGG19.filename: b"PK a stand-in that is not VGG-19"}) as srv:
         res = runner.invoke(app, ["weights", "fetch", "vgg19", "--base-url", srv.url])
     assert res.exit_code == 1 and "does not start with dcbb9e9d" in res.output
     assert not (tmp_path / "w" / W.VGG19.filename).exists()
@@ -110,6 +110,14 @@ def test_cli_fetch_and_list_the_official_names(tmp_path, monkeypatch):
     (tmp_path / "w" / W.VGG19.filename).write_bytes(b"x")
     assert "mismatch" in runner.invoke(app, ["weights", "list"]).output
     assert runner.invoke(app, ["weights", "fetch", "nosuch"]).exit_code == 1
+
+
+def test_a_page_instead_of_weights_is_refused_even_without_a_hash(tmp_path):
+    name = "osnet_x0_25_imagenet.pth"  # torchreid's names carry no hash
+    with _Server({name: b"<html>Google Drive - quota exceeded</html>"}) as srv:
+        with pytest.raises(W.ChecksumMismatch, match="not a PyTorch weights file"):
+            W.fetch(_wf(name), tmp_path, base_url=srv.url, progress=False)
+    assert not list(tmp_path.iterdir())
 
 
 def test_the_table_matches_torchreid():
