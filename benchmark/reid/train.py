@@ -70,6 +70,7 @@ class TrainResult:
     label_smooth: float
     resumed_from_epoch: int | None = None
     images_per_second: float = 0.0  # this call's training throughput
+    threads: int = 0  # torch CPU threads this process trained with (CPU results depend on it)
     history: list[dict[str, float]] = field(default_factory=list)
     weights_use: dict | None = None  # the ImageNet file loaded: name, SHA-256, tensors (None from scratch)
 
@@ -277,6 +278,7 @@ def train(
         resumed_from_epoch=resumed_from,
         images_per_second=session_images / session_train_s if session_train_s > 0 else 0.0,
         history=history,
+        threads=torch.get_num_threads(),
         weights_use=info.get("weights_use"),
     )
     if main:
