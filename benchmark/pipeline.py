@@ -203,11 +203,12 @@ def run(req: RunRequest, *, store: Store | None = None, log=print) -> RunResult:
 
     device = str(resolve_device(req.device))
     budget = req.budget or profile.ao_budget
+    said: list[str] = []  # said once the run's log is open
     if req.profile == "auto":  # before the run exists, so its record says which profile it ran with
-        profile = _auto_profile(req, [source, *test_sets.values()], device, log)
+        profile = _auto_profile(req, [source, *test_sets.values()], device, said.append)
         _require_weights(profile, spec, req)
     elif cpu_on_real_data(profile, [source, *test_sets.values()]):
-        log(cpu_on_real_data(profile, [source, *test_sets.values()]))
+        said.append(cpu_on_real_data(profile, [source, *test_sets.values()]))
     run_result = _new_or_resumed(req, spec, profile, tests, store)
     prior_wall = float(run_result.wall_seconds or 0.0) if req.resume else 0.0  # earlier parts of a resumed run
     if req.resume:  # stages re-record what they saved; nothing of the failed attempt is counted twice
@@ -236,6 +237,8 @@ def run(req: RunRequest, *, store: Store | None = None, log=print) -> RunResult:
     was_enabled = progress.set_enabled(req.progress)
     log(f"run {run_result.id}: {spec.text} -> {', '.join(tests)} (profile {describe(profile)}, seed {req.seed}, {device})"
         + (f", resumed after {prior_wall:.0f} s" if req.resume else ""))
+    for message in said:
+        log(message)
 
     old_handler = signal.signal(signal.SIGTERM, _on_sigterm) if _main_thread() else None
     t_start = time.perf_counter()
