@@ -83,6 +83,8 @@ def test_paper_profile_runs_end_to_end_on_standin_weights(paper_env, monkeypatch
     assert (prof["style"], prof["style_res_blocks"], prof["style_size"]) == ("spgan", 9, [256, 128])
     assert (prof["fid_weights"], prof["fid_dims"]) == ("official", 2048)
     assert result["notes"]["style"]["method"] == "spgan"
+    # a shrunken run is never labelled as the paper's own settings
+    assert result["variant"] != "paper" and "epochs=1" in result["variant"]
 
     # each stand-in file was loaded, as recorded where it was used
     used = {w["part"]: w for w in result["weights"]}

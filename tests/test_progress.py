@@ -211,3 +211,14 @@ def test_auto_profile_says_which_and_why_and_cpu_on_real_data_says_it_once(tmp_p
     assert (p.name, p.epochs) == ("cpu", 3) and "procedural twins" in said[-1]
     assert "not comparable" in cpu_on_real_data(load_profile("cpu"), [twin, real])
     assert cpu_on_real_data(load_profile("cpu"), [twin]) is None and cpu_on_real_data(load_profile("paper"), [real]) is None
+
+
+def test_debug_works_after_the_command_as_the_hint_says(tmp_path):
+    env = dict(os.environ, PYTHONPATH=str(REPO), AOSTBENCH_DB=str(tmp_path / "none.duckdb"))
+    plain = subprocess.run([sys.executable, "-m", "cli.main", "runs", "show", "nosuch"], cwd=REPO, env=env,
+                           capture_output=True, text=True, timeout=120)
+    assert plain.returncode == 1 and "run with --debug for the traceback" in plain.stderr
+    assert "Traceback" not in plain.stderr
+    debug = subprocess.run([sys.executable, "-m", "cli.main", "runs", "show", "nosuch", "--debug"], cwd=REPO, env=env,
+                           capture_output=True, text=True, timeout=120)
+    assert debug.returncode == 1 and "Traceback" in debug.stderr
