@@ -1,7 +1,6 @@
 """`aostbench weights list|fetch`: the pretrained files the profiles use, checked and fetched on request."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import List, Optional
 
