@@ -19,6 +19,7 @@ from pathlib import Path
 from benchmark import paths
 from benchmark.datasets import canonical_key, fingerprint, load_dataset
 from benchmark.datasets.records import Dataset, Record
+from benchmark.interrupts import Interrupted, on_sigterm
 from benchmark.profiles import Profile, describe, load_profile
 from benchmark.provenance import code_version, device_name, library_versions
 from benchmark.runkey import RunKey, run_key
@@ -49,21 +50,6 @@ class RunRequest:
     fid: bool = True
     progress: bool = True
     profile_overrides: dict = field(default_factory=dict)  # `--set` KEY -> VALUE (text or typed), checked
-
-
-class Interrupted(BaseException):
-    """SIGTERM (a Slurm time limit, `kill`), turned into an exception so the run is marked
-    interrupted, not left half-written. `exit_code` is the shell's 128 + signal number."""
-
-    exit_code = 143
-
-
-_Interrupted = Interrupted  # the old name
-
-
-def _on_sigterm(signum, frame):  # pragma: no cover - exercised by the kill test in a subprocess
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second TERM must not break the clean-up
-    raise Interrupted("interrupted by SIGTERM")
 
 
 def resolve_profile(req: RunRequest) -> Profile:
@@ -240,7 +226,7 @@ def run(req: RunRequest, *, store: Store | None = None, log=print) -> RunResult:
     for message in said:
         log(message)
 
-    old_handler = signal.signal(signal.SIGTERM, _on_sigterm) if _main_thread() else None
+    old_handler = signal.signal(signal.SIGTERM, on_sigterm) if _main_thread() else None
     t_start = time.perf_counter()
     try:
         records = subsample_ids(list(source.train), req.sample_ids, req.sample_per_id, req.seed)

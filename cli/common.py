@@ -9,6 +9,8 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from benchmark.interrupts import Interrupted
+
 # wide tables stay legible when piped to a file or a log (rich would wrap them at 80 columns)
 console = Console(width=None if sys.stdout.isatty() else 160)
 err_console = Console(stderr=True)
@@ -40,8 +42,12 @@ def friendly_errors(fn):
     def wrapper(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
-        except (typer.Exit, typer.Abort, KeyboardInterrupt):
+        except (typer.Exit, typer.Abort):
             raise
+        except KeyboardInterrupt:  # a run said it stopped and how to resume it: no traceback
+            raise typer.Exit(130) from None
+        except Interrupted as exc:  # SIGTERM (a Slurm time limit)
+            raise typer.Exit(exc.exit_code) from None
         except Exception as exc:  # noqa: BLE001 - the CLI boundary
             if debug_enabled():
                 raise

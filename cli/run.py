@@ -47,7 +47,7 @@ def register(app: typer.Typer) -> None:
         no_fid: bool = typer.Option(False, "--no-fid", help="Skip FID."),
         debug: bool = typer.Option(False, "--debug", help="Show full tracebacks on errors (as `aostbench --debug`)."),
     ) -> None:
-        from benchmark.pipeline import Interrupted, RunRequest, run
+        from benchmark.pipeline import RunRequest, run
         from benchmark.profiles import load_profile, parse_sets
 
         if debug:
@@ -65,10 +65,5 @@ def register(app: typer.Typer) -> None:
             budget=budget, target=target, style=style, style_bank=style_bank, data_root=data_root, db=db,
             device=device, nproc=nproc, resume=resume, fid=not no_fid, profile_overrides=overrides,
         )
-        try:
-            result = run(req, log=lambda m: console.print(m, highlight=False))
-        except KeyboardInterrupt:  # the run said it stopped and how to resume it: no traceback
-            raise typer.Exit(130) from None
-        except Interrupted as exc:
-            raise typer.Exit(exc.exit_code) from None
+        result = run(req, log=lambda m: console.print(m, highlight=False))  # interrupts: exit 130/143
         console.print(f"[green]stored[/] run {result.id}; see `aostbench results` or `aostbench runs show {result.id}`")
