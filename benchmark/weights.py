@@ -200,7 +200,10 @@ def fetch(wf: WeightsFile, dest: str | Path, *, base_url: str | None = None, pro
     was received stays in `.<name>.part`, so a later call resumes too.
     """
     dest = Path(dest).expanduser()
-    dest.mkdir(parents=True, exist_ok=True)
+    try:
+        dest.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OSError(f"cannot create the weights folder {dest} ({exc.strerror}); pass --dest DIR") from None
     final = dest / wf.filename
     part = dest / f".{wf.filename}.part"
     url = source_url(wf, base_url)
