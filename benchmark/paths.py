@@ -144,24 +144,3 @@ def find_weights(filename: str) -> Path | None:
         if p.is_file():
             return p
     return None
-
-
-class MissingWeights(Exception):
-    """A profile needs a weights file that is not on disk. Never downloaded at run time."""
-
-    def __init__(self, filename: str, purpose: str, source: str):
-        where = " or ".join(str(d) for d in weights_dirs())
-        super().__init__(
-            f"missing weights file {filename!r} ({purpose}).\n"
-            f"  Put it in: {where}\n  (set AOSTBENCH_WEIGHTS=DIR to use another folder)\n"
-            f"  It comes from: {source}\n"
-            f"  Nothing is downloaded at run time; or use --profile cpu, which needs no weights."
-        )
-        self.filename = filename
-
-
-def require_weights(filename: str, purpose: str, source: str) -> Path:
-    p = find_weights(filename)
-    if p is None:
-        raise MissingWeights(filename, purpose, source)
-    return p

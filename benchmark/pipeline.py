@@ -19,6 +19,7 @@ from pathlib import Path
 from benchmark import paths
 from benchmark.datasets import canonical_key, fingerprint, load_dataset, load_target
 from benchmark.datasets.records import Dataset, Record
+from benchmark.interrupts import Interrupted, on_sigterm
 from benchmark.profiles import Profile, describe, load_profile
 from benchmark.provenance import code_version, device_name, library_versions
 from benchmark.runkey import RunKey, run_key
@@ -52,17 +53,9 @@ class RunRequest:
     paths: paths.Paths | None = None  # the resolved folders (default: benchmark.paths.current()); the flags above narrow them
 
 
-class _Interrupted(BaseException):
-    """SIGTERM, turned into an exception so the run is marked failed, not left half-written."""
-
-
-def _on_sigterm(signum, frame):  # pragma: no cover - exercised by the kill test in a subprocess
-    raise _Interrupted("interrupted by SIGTERM")
-
-
 def resolve_profile(req: RunRequest) -> Profile:
-    """The fully resolved, checked settings (ProfileError before any work)."""
-    return load_profile(req.profile, req.profile_overrides)
+    """The fully resolved, checked settings (ProfileError before any work); "auto" is cpu until the data are known."""
+    return load_profile(req.profile if req.profile != "auto" else "cpu", req.profile_overrides)
 
 
 def key_of(req: RunRequest, spec: TrainSpec, profile: Profile, target: str, fingerprints: dict[str, str]) -> RunKey:
@@ -181,7 +174,6 @@ def run(req: RunRequest, *, store: Store | None = None, log=print) -> RunResult:
 
 
 def _run(req: RunRequest, *, store: Store | None = None, log=print) -> RunResult:
-    from benchmark.reid.models import require_pretrained
     from benchmark.reid.train import resolve_device
 
     profile = resolve_profile(req)
@@ -201,7 +193,7 @@ def _run(req: RunRequest, *, store: Store | None = None, log=print) -> RunResult
     tests = [canonical_key(t, data_root) for t in req.tests]
 
     # everything that can be missing is checked before any work
-    require_pretrained(profile)
+    _require_weights(profile, spec, req)
     source = load_source(spec, data_root, req.db)
     _check_spec_possible(spec, source)
     test_sets = {k: load_dataset(k, data_root) for k in tests}
@@ -222,7 +214,16 @@ def _run(req: RunRequest, *, store: Store | None = None, log=print) -> RunResult
 
     device = str(resolve_device(req.device))
     budget = req.budget or profile.ao_budget
+    said: list[str] = []  # said once the run's log is open
+    if req.profile == "auto":  # before the run exists, so its record says which profile it ran with
+        profile = _auto_profile(req, [source, *test_sets.values()], device, said.append)
+        _require_weights(profile, spec, req)
+    elif cpu_on_real_data(profile, [source, *test_sets.values()]):
+        said.append(cpu_on_real_data(profile, [source, *test_sets.values()]))
     run_result = _new_or_resumed(req, spec, profile, tests, store)
+    prior_wall = float(run_result.wall_seconds or 0.0) if req.resume else 0.0  # earlier parts of a resumed run
+    if req.resume:  # stages re-record what they saved; nothing of the failed attempt is counted twice
+        run_result.costs, run_result.fid, run_result.metrics, run_result.weights = [], [], {}, []
     run_result.budget = budget if spec.uses_budget else None
     _provenance(run_result, device, req.nproc)
     used = {d.key: d for d in (source, *test_sets.values(), target)}
@@ -238,9 +239,23 @@ def _run(req: RunRequest, *, store: Store | None = None, log=print) -> RunResult
     for d in used.values():
         store.upsert_dataset(d.key, d.kind, d.root, d.summary(), run_result.data_fingerprints[d.key])
     store.start_run(run_result)
-    log(f"run {run_result.id}: {spec.text} -> {', '.join(tests)} (profile {describe(profile)}, seed {req.seed}, {device})")
+    from benchmark import progress
 
-    old_handler = signal.signal(signal.SIGTERM, _on_sigterm) if _main_thread() else None
+    log_cm = progress.log_file(run_dir / "run.log")  # the run folder keeps a readable log
+    log_cm.__enter__()
+    console_log = log
+
+    def log(message: str) -> None:  # noqa: F811 - the console and the run's log file
+        console_log(message)
+        progress.note(message)
+
+    was_enabled = progress.set_enabled(req.progress)
+    log(f"run {run_result.id}: {spec.text} -> {', '.join(tests)} (profile {describe(profile)}, seed {req.seed}, {device})"
+        + (f", resumed after {prior_wall:.0f} s" if req.resume else ""))
+    for message in said:
+        log(message)
+
+    old_handler = signal.signal(signal.SIGTERM, on_sigterm) if _main_thread() else None
     t_start = time.perf_counter()
     try:
         records = subsample_ids(list(source.train), req.sample_ids, req.sample_per_id, req.seed)
@@ -261,14 +276,16 @@ def _run(req: RunRequest, *, store: Store | None = None, log=print) -> RunResult
         _train_and_evaluate(ctx, test_sets, req, run_dir, log)
         if req.fid and ctx.fid_sets:
             _fid(ctx, log)
-        run_result.wall_seconds = time.perf_counter() - t_start
+        else:
+            run_result.fid_weights = None  # no FID computed: no FID weights to state
+        run_result.wall_seconds = prior_wall + time.perf_counter() - t_start
         store.finish_run(run_result)
         log(f"run {run_result.id} completed in {run_result.wall_seconds:.0f} s")
         return run_result
     except BaseException as exc:
-        reason = "interrupted" if isinstance(exc, (KeyboardInterrupt, _Interrupted)) else f"{type(exc).__name__}: {exc}"
+        reason = "interrupted" if isinstance(exc, (KeyboardInterrupt, Interrupted)) else f"{type(exc).__name__}: {exc}"
         try:
-            run_result.wall_seconds = time.perf_counter() - t_start
+            run_result.wall_seconds = prior_wall + time.perf_counter() - t_start
             store.fail_run(run_result, reason)
         finally:
             log(f"run {run_result.id} failed ({reason}); continue it with --resume {run_result.id}")
@@ -276,6 +293,41 @@ def _run(req: RunRequest, *, store: Store | None = None, log=print) -> RunResult
     finally:
         if old_handler is not None:
             signal.signal(signal.SIGTERM, old_handler)
+        progress.set_enabled(was_enabled)
+        log_cm.__exit__(None, None, None)
+
+
+def _require_weights(profile: Profile, spec: TrainSpec, req: RunRequest) -> None:
+    """Every weights file a part of this run names must be on disk before any work (no fallback)."""
+    from benchmark import weights as W
+
+    needs = [(wf, why) for wf, why in W.needed_by(profile)
+             if not (wf is W.VGG19 and "ao" not in spec.stages) and not (wf is W.FID_INCEPTION and not req.fid)]
+    W.require_all(needs)
+
+
+def cpu_on_real_data(profile: Profile, datasets: list[Dataset]) -> str | None:
+    """The one note a cpu-profile run on real data gives: its numbers are not the paper's."""
+    real = [d.key for d in datasets if d.kind != "procedural"]
+    if profile.base != "cpu" or not real:
+        return None
+    return (f"note: profile {profile.name} (cpu settings) on real data ({', '.join(real)}): small settings, so the "
+            "numbers are not comparable with the paper's; --profile paper runs its settings (a GPU is advised)")
+
+
+def _auto_profile(req: RunRequest, datasets: list[Dataset], device: str, log) -> Profile:
+    """--profile auto: the paper's settings for real data on a GPU, the cpu profile otherwise; says which and why."""
+    real = [d.key for d in datasets if d.kind != "procedural"]
+    if real and device.startswith("cuda"):
+        name, why = "paper", f"real data ({', '.join(real)}) and a GPU: the paper's settings"
+    elif real:
+        name, why = "cpu", (f"real data ({', '.join(real)}) but no GPU: small settings whose numbers are not "
+                            "comparable with the paper's (--profile paper runs its settings, slowly on a CPU)")
+    else:
+        name, why = "cpu", "procedural twins: the small settings they are sized for"
+    log(f"profile {name}: {why}")
+    req.profile = name
+    return resolve_profile(req)
 
 
 def _main_thread() -> bool:
@@ -306,6 +358,8 @@ def _train_and_evaluate(ctx: StageContext, test_sets: dict[str, Dataset], req: R
     # facts from the process that trained: CPU results are reproducible at a fixed thread count only
     ctx.result.device = device_name(tr["device"], tr.get("threads"))
     ctx.result.config["torch_threads"] = tr.get("threads")
+    ctx.result.pretrained = bool(tr["pretrained"])  # what training loaded, not the profile's intent
+    ctx.result.record_weights(tr.get("weights_use"))
     ctx.result.costs.append(Cost("train", tr["wall_seconds"], tr["images_seen"], tr["device"]))
     ctx.result.notes["train"] = {k: tr[k] for k in ("epochs", "final_loss", "final_acc", "num_classes", "amp",
                                                     "loss", "label_smooth", "images_per_second", "world_size",
@@ -329,8 +383,12 @@ def _fid(ctx: StageContext, log) -> None:
     src_key = f"{ctx.source.key}:{ctx.fingerprint_of(ctx.source)}:train"
     for stage, (records, style_method) in ctx.fid_sets.items():
         key = src_key if stage == FULL else None
-        res = compute_fid(records, tgt.train, profile=ctx.profile, device=ctx.device, cache_key_a=key, cache_key_b=tgt_key)
+        res = compute_fid(records, tgt.train, profile=ctx.profile, device=ctx.device, cache_key_a=key, cache_key_b=tgt_key,
+                          name=f"FID {stage} vs {tgt.key}")
         ctx.result.fid.append(FidRow(stage=stage, target=tgt.key, value=res.value, weights=res.weights, dims=res.dims,
                                      n=res.n_a, n_target=res.n_b, style_method=style_method))
+        ctx.result.record_weights(res.weights_use)
         log(f"  FID {stage} vs {tgt.key}: {res.value:.1f} ({res.weights} weights, {res.dims}-d)")
+    labels = sorted({r.weights for r in ctx.result.fid})
+    ctx.result.fid_weights = labels[0] if len(labels) == 1 else "+".join(labels)  # what was loaded
     ctx.result.costs.append(Cost("fid", time.perf_counter() - t0, None, ctx.device))

@@ -8,6 +8,7 @@ import sys
 import typer
 from rich.console import Console
 
+from benchmark.interrupts import Interrupted
 from benchmark.text_safety import for_terminal
 
 # wide tables stay legible when piped to a file or a log (rich would wrap them at 80 columns);
@@ -35,6 +36,11 @@ def debug_enabled() -> bool:
     return os.environ.get("AOSTBENCH_DEBUG") == "1"
 
 
+def enable_debug() -> None:
+    """`--debug` given on a command (the same as `aostbench --debug COMMAND`)."""
+    os.environ["AOSTBENCH_DEBUG"] = "1"
+
+
 def fail(message: str, code: int = 1) -> "typer.Exit":
     err_console.print(f"[bold red]error:[/] {for_terminal(message, keep=chr(10))}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
@@ -47,8 +53,12 @@ def friendly_errors(fn):
     def wrapper(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
-        except (typer.Exit, typer.Abort, KeyboardInterrupt):
+        except (typer.Exit, typer.Abort):
             raise
+        except KeyboardInterrupt:  # a run said it stopped and how to resume it: no traceback
+            raise typer.Exit(130) from None
+        except Interrupted as exc:  # SIGTERM (a Slurm time limit)
+            raise typer.Exit(exc.exit_code) from None
         except Exception as exc:  # noqa: BLE001 - the CLI boundary
             if debug_enabled():
                 raise

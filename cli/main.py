@@ -58,6 +58,7 @@ _COMMANDS = [
     "cli.submit",
     "cli.leaderboard",
     "cli.profiles",
+    "cli.weights",
 ]
 
 for _name in _COMMANDS:
@@ -71,7 +72,15 @@ for _name in _COMMANDS:
 
 
 def main() -> None:
-    app()
+    import sys
+
+    # the error hint says "run with --debug": accept it after the command too (`aostbench run ... --debug`)
+    args = sys.argv[1:]
+    cut = args.index("--") if "--" in args else len(args)
+    if "--debug" in args[:cut]:
+        os.environ["AOSTBENCH_DEBUG"] = "1"
+        args = [a for a in args[:cut] if a != "--debug"] + args[cut:]
+    app(args=args)
 
 
 if __name__ == "__main__":

@@ -139,6 +139,8 @@ def show_cmd(
     _rows_table(out, "FID", d["fid"], ("stage", "target", "style_method", "value", "weights", "dims", "n"))
     _rows_table(out, "costs", d["costs"], ("stage", "wall_seconds", "images", "device"))
     _rows_table(out, "surrogate", d["surrogate"], ("target", "r2_cv", "r2_train", "n_probe", "model"))
+    _rows_table(out, "weights loaded", d.get("weights_used", []), ("part", "file", "sha256", "checksum", "tensors",
+                                                                   "label", "from_cache"))
     if d["attribute_dist"]:
         sources = sorted({(a["source"], a["target"]) for a in d["attribute_dist"]})
         attrs = len({a["attribute"] for a in d["attribute_dist"]})

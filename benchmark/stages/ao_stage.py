@@ -41,6 +41,7 @@ def ao_stage(ctx: StageContext) -> None:
         ctx.result.attribute_dists[:] = [AttributeDist(**d) for d in done["dists"]]
         ctx.result.surrogate[:] = [SurrogateFit(**s) for s in done["surrogate"]]
         ctx.result.costs.extend(Cost(**c) for c in done["costs"])
+        ctx.result.record_weights(done.get("weights_use"))
         ctx.fid_sets[fid_label([*ctx.stages_done, "ao"])] = (ctx.records, "")
         return
 
@@ -63,8 +64,9 @@ def ao_stage(ctx: StageContext) -> None:
 
         table = recovery_table(res.v_star, prior)
         ctx.result.notes["ao"]["recovery"] = {k: v for k, v in table.items() if k.startswith("mean_tv")}
+    ctx.result.record_weights(res.details.get("weights_use"))
     ctx.fid_sets[fid_label([*ctx.stages_done, "ao"])] = (ctx.records, "")
     save_records(ctx.stage_dir("ao") / "records.json", ctx.records)
     save_done(ctx, "ao", {"records": str(ctx.stage_dir("ao") / "records.json"),
                           "dists": [asdict(d) for d in dists], "surrogate": [asdict(s) for s in surrogate],
-                          "costs": [asdict(c) for c in costs]})
+                          "costs": [asdict(c) for c in costs], "weights_use": res.details.get("weights_use")})

@@ -198,6 +198,8 @@ class RunResult:
     attribute_dists: list[AttributeDist] = field(default_factory=list)
     costs: list[Cost] = field(default_factory=list)
     surrogate: list[SurrogateFit] = field(default_factory=list)
+    # weights files loaded, recorded where used: part, file, sha256, checksum, tensors, label[, from_cache]
+    weights: list[dict] = field(default_factory=list)
     # the process that owns a running run (set by Store.start_run)
     owner_host: str | None = None
     owner_pid: int | None = None
@@ -225,6 +227,11 @@ class RunResult:
         self.fid_weights = profile.fid_weights
         self.config.setdefault("profile", profile.to_dict() if hasattr(profile, "to_dict") else asdict(profile))
         return self
+
+    def record_weights(self, use: dict | None) -> None:
+        """Add (or replace, by part) a weights file the run loaded (benchmark.weights.use_record)."""
+        if use:
+            self.weights[:] = [w for w in self.weights if w.get("part") != use.get("part")] + [dict(use)]
 
     # -- checks -------------------------------------------------------------------------------
     def validate(self) -> None:

@@ -113,8 +113,14 @@ def put_run(con: duckdb.DuckDBPyConnection, run: RunResult) -> None:
     updates = ", ".join(f"{c} = excluded.{c}" for c in RUN_COLUMNS if c != "id")
     con.execute(f"INSERT INTO runs ({cols}) VALUES ({marks}) ON CONFLICT (id) DO UPDATE SET {updates}",
                 _run_values(run))
-    for table in ("metrics", "fid", "attribute_dist", "costs", "surrogate"):
+    for table in ("metrics", "fid", "attribute_dist", "costs", "surrogate", "weights_used"):
         con.execute(f"DELETE FROM {table} WHERE run_id = ?", [run.id])
+    if run.weights:
+        con.executemany(
+            "INSERT INTO weights_used (run_id, part, file, sha256, checksum, tensors, label, from_cache) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [_plain([run.id, w.get("part"), w.get("file"), w.get("sha256"), w.get("checksum"), w.get("tensors"),
+                     w.get("label"), bool(w.get("from_cache"))]) for w in run.weights])
     if run.metrics:
         con.executemany(
             "INSERT INTO metrics (run_id, test_set, r1, r5, r10, map, minp, num_query, num_gallery, eval_seconds) "
