@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from cli.common import console, fail, friendly_errors
+from cli.common import console, fail, friendly_errors, narrow_paths
 
 submissions_app = typer.Typer(
     help="Submitted datasets: list, show the validation report, remove; index known datasets for duplicates.\n\n"
@@ -102,6 +102,7 @@ def submit_cmd(
     """
     from benchmark.submissions import submit
 
+    narrow_paths(data=data_root, db=db, submissions_store=store, submissions=submissions_dir)  # caches follow --db
     result = submit(path, name, attributes=attributes, description=description, license=license, db_path=db,
                     data_root=data_root, store_root=store, submissions_dir=submissions_dir, dry_run=dry_run)
     out = _out()
