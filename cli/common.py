@@ -41,6 +41,14 @@ def enable_debug() -> None:
     os.environ["AOSTBENCH_DEBUG"] = "1"
 
 
+def narrow_paths(**flags) -> None:
+    """A command's own path flags on top of the Paths the root callback resolved, for the rest of the
+    command (the root callback restores the outer value when the command ends)."""
+    from benchmark import paths
+
+    paths.install(paths.current().with_flags(**flags))
+
+
 def fail(message: str, code: int = 1) -> "typer.Exit":
     err_console.print(f"[bold red]error:[/] {for_terminal(message, keep=chr(10))}", highlight=False, soft_wrap=True)
     return typer.Exit(code)

@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from benchmark.text_safety import for_terminal as term
-from cli.common import fail, friendly_errors, out_console
+from cli.common import console, fail, friendly_errors, narrow_paths, out_console
 
 submissions_app = typer.Typer(
     help="Submitted datasets: list, show the validation report, remove; index known datasets for duplicates.\n\n"
@@ -101,6 +101,7 @@ def submit_cmd(
     """
     from benchmark.submissions import submit
 
+    narrow_paths(data=data_root, db=db, submissions_store=store, submissions=submissions_dir)  # caches follow --db
     result = submit(path, name, attributes=attributes, description=description, license=license, db_path=db,
                     data_root=data_root, store_root=store, submissions_dir=submissions_dir, dry_run=dry_run)
     out = _out()
