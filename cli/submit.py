@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from benchmark.text_safety import for_terminal as term
-from cli.common import console, fail, friendly_errors, narrow_paths, out_console
+from cli.common import fail, friendly_errors, narrow_paths, out_console
 
 submissions_app = typer.Typer(
     help="Submitted datasets: list, show the validation report, remove; index known datasets for duplicates.\n\n"
