@@ -86,9 +86,23 @@ def _runs_by_cell(db: str | None):
     return done, failed
 
 
+def cell_request(cell: Cell, **kwargs):
+    """The RunRequest of one cell (kwargs: data_root, db, device, nproc, resume, ...)."""
+    from benchmark.pipeline import RunRequest
+
+    return RunRequest(train=cell.spec, tests=list(cell.tests), profile=cell.profile, seed=cell.seed,
+                      budget=cell.budget, sample_ids=cell.sample_ids, sample_per_id=cell.sample_per_id, **kwargs)
+
+
 def run_grid(cells: list[Cell], *, data_root: str | None = None, db: str | None = None, device: str = "auto",
-             log: Callable[[str], None] = print, keep_going: bool = True) -> GridReport:
-    from benchmark.pipeline import RunRequest, run
+             log: Callable[[str], None] = print, keep_going: bool = True, executor=None,
+             nproc: int = 1) -> GridReport:
+    """Run the missing cells here, one after another; or as jobs when `executor` (ExecutorOptions) says so."""
+    if executor is not None and executor.kind != "inprocess":
+        from benchmark.executors import run_cells
+
+        return run_cells(cells, executor, data_root=data_root, db=db, device=device, log=log)
+    from benchmark.pipeline import run
 
     report = GridReport(planned=list(cells))
     done, failed = _runs_by_cell(db)
@@ -100,9 +114,7 @@ def run_grid(cells: list[Cell], *, data_root: str | None = None, db: str | None 
             continue
         resume = failed.get((key, tuple(sorted(cell.tests))))
         log(f"[{i}/{len(cells)}] {'resume ' + resume if resume else 'run'}: {cell.label}")
-        req = RunRequest(train=cell.spec, tests=list(cell.tests), profile=cell.profile, seed=cell.seed,
-                         budget=cell.budget, sample_ids=cell.sample_ids, sample_per_id=cell.sample_per_id,
-                         data_root=data_root, db=db, device=device, resume=resume)
+        req = cell_request(cell, data_root=data_root, db=db, device=device, resume=resume, nproc=nproc)
         try:
             result = run(req, log=log)
             report.ran.append((cell, result.id))
