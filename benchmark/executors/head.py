@@ -189,6 +189,7 @@ def run_cells(cells, opts: ExecutorOptions, *, data_root=None, db=None, runs_dir
                     gather(rec, table, runs, db, log)
         done, failed = _runs_by_cell(db)
         todo: list[tuple[str, JobRecord]] = []
+        said: list[str] = []  # what will be submitted, told once preflight has passed
         active: dict[str, JobRecord] = {}
         n = len(cells)
         for i, (cid, cell) in enumerate(by_id.items(), 1):
@@ -207,11 +208,13 @@ def run_cells(cells, opts: ExecutorOptions, *, data_root=None, db=None, runs_dir
                 rec = JobRecord(cid, cell.label, asdict(cell), run_id, opts.kind)
             rec.executor, rec.state, rec.job_id, rec.reason = opts.kind, "queued", None, ""
             verb = "resume" if (runs / run_id).is_dir() else "run"
-            log(f"[{i}/{n}] {verb} {run_id} as a {opts.kind} job: {cell.label}")
             todo.append((cid, rec))
+            said.append(f"[{i}/{n}] {verb} {run_id} as a {opts.kind} job: {cell.label}")
         problems = check_cells([by_id[cid] for cid, _ in todo], root, fid=fid) if todo else []
         if problems:
             raise PreflightError(problems)
+        for line in said:
+            log(line)
         payloads = {}
         threads = opts.job_threads()
         for cid, rec in todo:
