@@ -100,8 +100,6 @@ def _cached(name: str, path: str, state: tuple, args: tuple, kwargs: tuple, wait
     kw = dict(kwargs)
     if name not in _NO_DB:
         kw.update(db_path=path, timeout=wait)
-    if name == "summary":
-        kw["mark_stale"] = False  # the app only reads; `aostbench runs list` marks stale runs
     return fn(*args, **kw)
 
 

@@ -170,7 +170,7 @@ def _submitted(rec: JobRecord, job, kind: str) -> None:
 def run_cells(cells, opts: ExecutorOptions, *, data_root=None, db=None, runs_dir=None, device: str = "auto",
               fid: bool = True, log: Callable[[str], None] = print):
     """Run the cells as jobs of `opts.kind` (local or slurm), gathering results into `db`. Returns a GridReport."""
-    from benchmark.grid import GridReport, _runs_by_cell, cell_request
+    from benchmark.grid import GridReport, _runs_by_cell, cell_key, cell_request
     from benchmark.store import new_run_id
 
     if opts.kind == "inprocess":
@@ -179,7 +179,10 @@ def run_cells(cells, opts: ExecutorOptions, *, data_root=None, db=None, runs_dir
     runs = _runs_dir(db, runs_dir)
     table = JobTable(runs)
     report = GridReport(planned=list(cells))
-    by_id = {cell_id(c): c for c in cells}
+    fingerprints: dict = {}  # datasets fingerprinted once for every cell's run key
+    keys = [cell_key(c, data_root=str(root), db=db, datasets=fingerprints) for c in cells]
+    by_id = {cell_id(c, k): c for c, k in zip(cells, keys)}
+    key_of = dict(zip(by_id, keys))
     with table.head_lock():
         for cid in by_id:  # what earlier heads left: finished jobs are gathered first
             rec = table.get(cid)
@@ -187,15 +190,15 @@ def run_cells(cells, opts: ExecutorOptions, *, data_root=None, db=None, runs_dir
                 refresh(rec, table)
                 if rec.state in DONE_STATES:
                     gather(rec, table, runs, db, log)
-        done, failed = _runs_by_cell(db)
+        done, failed = _runs_by_cell(db, log)
         todo: list[tuple[str, JobRecord]] = []
         said: list[str] = []  # what will be submitted, told once preflight has passed
         active: dict[str, JobRecord] = {}
         n = len(cells)
         for i, (cid, cell) in enumerate(by_id.items(), 1):
-            key = (cell.spec, cell.profile, cell.seed)
+            key = (key_of[cid], cell.seed)  # None: its data cannot be read; preflight says why
             rec = table.get(cid)
-            if set(cell.tests) <= done.get(key, set()):
+            if key[0] is not None and set(cell.tests) <= done.get(key, set()):
                 report.skipped.append(cell)
                 log(f"[{i}/{n}] skip (done): {cell.label}")
                 continue
@@ -203,7 +206,8 @@ def run_cells(cells, opts: ExecutorOptions, *, data_root=None, db=None, runs_dir
                 active[cid] = rec
                 log(f"[{i}/{n}] watching job {rec.job_id} ({rec.state}) from an earlier grid: {cell.label}")
                 continue
-            run_id = rec.run_id if rec else (failed.get((key, tuple(sorted(cell.tests)))) or new_run_id())
+            resumable = failed.get((key, tuple(sorted(cell.tests)))) if key[0] is not None else None
+            run_id = rec.run_id if rec else (resumable or new_run_id())
             if rec is None:
                 rec = JobRecord(cid, cell.label, asdict(cell), run_id, opts.kind)
             rec.executor, rec.state, rec.job_id, rec.reason = opts.kind, "queued", None, ""

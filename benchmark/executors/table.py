@@ -20,10 +20,17 @@ DONE_STATES = ("completed", "failed", "cancelled")
 GRID_DIR = "grid"
 
 
-def cell_id(cell) -> str:
-    """A cell's file name in the table: a digest of what makes it this cell (spec, tests, seed, settings)."""
-    d = asdict(cell)
-    d.pop("recipe", None)  # the same run whichever recipe file names it
+def cell_id(cell, run_key: str | None = None) -> str:
+    """A cell's file name in the table: a digest of its run key, seed and test sets.
+
+    The run key (benchmark.runkey) holds everything that changes the result, so a
+    cell with other settings or other data is another record. Without a key (its
+    data cannot be read yet) the cell's own fields stand in."""
+    if run_key:
+        d = {"run_key": run_key, "seed": cell.seed, "tests": sorted(cell.tests)}
+    else:
+        d = asdict(cell)
+        d.pop("recipe", None)  # the same run whichever recipe file names it
     text = json.dumps(d, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 

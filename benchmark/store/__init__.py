@@ -7,12 +7,15 @@
     run.metrics["sim-market1501"] = Metrics(r1=..., r5=..., map=...)
     store.finish_run(run)                # everything in one transaction; status completed
 
-Reading (CLI tables, the leaderboard app) goes through benchmark.store.queries.
+Reading (CLI tables, the leaderboard app) goes through benchmark.store.queries and
+app_queries: read-only connections that never migrate, mark or write anything.
+Writing (runs, datasets, submissions) and explicit maintenance (mark_stale_runs,
+migrate, rebuild, check) go through writes.py, db.py and rebuild.py.
 """
 from __future__ import annotations
 
 from .db import connect_read, connect_write, migrate
-from .errors import RunNotFound, StoreBusy, StoreEmpty, StoreError, SubmissionNotFound
+from .errors import RunNotFound, StoreBusy, StoreEmpty, StoreError, StoreOutdated, SubmissionNotFound
 from .rebuild import RebuildReport, check_db, rebuild_from_runs
 from .result_format import (AttributeDist, Cost, FidRow, Metrics, RunResult, SurrogateFit, new_run_id,
                             utc_now)
@@ -21,7 +24,7 @@ from .writes import Store, default_runs_dir, mark_stale_runs
 
 __all__ = [
     "Store", "RunResult", "Metrics", "FidRow", "AttributeDist", "Cost", "SurrogateFit", "new_run_id", "utc_now",
-    "StoreEmpty", "StoreError", "StoreBusy", "RunNotFound", "SubmissionNotFound",
+    "StoreEmpty", "StoreError", "StoreBusy", "StoreOutdated", "RunNotFound", "SubmissionNotFound",
     "rebuild_from_runs", "check_db", "RebuildReport", "mark_stale_runs", "default_runs_dir",
     "connect_read", "connect_write", "migrate", "SCHEMA_VERSION",
 ]
