@@ -150,16 +150,30 @@ def test_db_ingest_is_idempotent_and_skips_a_truncated_result(root, local_grid, 
     assert victim.parent.name not in ids and len(ids) == 3
 
 
-def test_a_killed_job_shows_failed_and_the_next_grid_resumes_it(tmp_path):
+@pytest.fixture(scope="module")
+def long_data(tmp_path_factory):
+    data = tmp_path_factory.mktemp("long") / "data"
+    make_twin("sim-market1501", data, scale="tiny")
+    make_twin("sim-dukemtmc", data, scale="demo")  # big enough to be stopped mid-training
+    return data
+
+
+LONG = ["--table", "2", "--sim", "--only", "supervised_dukemtmc", "--test", "sim-market", "--threads", "1",
+        "--executor", "local", "--jobs", "2"]
+
+
+def _start_head(root: Path, data: Path, db: Path) -> subprocess.Popen:
+    cmd = [sys.executable, "-m", "cli.main", "grid", "--profile", "smoke", "--data-root", str(data),
+           "--db", str(db), *LONG]
+    return subprocess.Popen(cmd, cwd=REPO, env=_env(root), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def test_a_killed_job_shows_failed_and_the_next_grid_resumes_it(tmp_path, long_data):
     root = tmp_path
-    make_twin("sim-market1501", root / "data", scale="tiny")
-    make_twin("sim-dukemtmc", root / "data", scale="demo")  # big enough to be killed mid-training
+    (root / "data").symlink_to(long_data)
     db = root / "k.duckdb"
-    args = ["--table", "2", "--sim", "--only", "supervised_dukemtmc", "--test", "sim-market", "--threads", "1",
-            "--executor", "local", "--jobs", "2"]
-    cmd = [sys.executable, "-m", "cli.main", "grid", "--profile", "smoke", "--data-root", str(root / "data"),
-           "--db", str(db), *args]
-    head = subprocess.Popen(cmd, cwd=REPO, env=_env(root), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    args = LONG
+    head = _start_head(root, long_data, db)
     runs = root / "runs"
     deadline = time.time() + 600
     while time.time() < deadline and not list(runs.glob("*/train/checkpoint.pth")):
@@ -322,3 +336,25 @@ def test_preflight_stops_the_whole_submission_with_the_list(tmp_path):
         assert missing in err, err
     assert not (tmp_path / "runs" / "grid" / "submitit").exists()
     assert not list((tmp_path / "runs").glob("2*"))
+
+
+def test_grid_cancel_stops_the_running_jobs(tmp_path, long_data):
+    db = tmp_path / "c.duckdb"
+    head = _start_head(tmp_path, long_data, db)
+    runs = tmp_path / "runs"
+    deadline = time.time() + 600
+    while time.time() < deadline and not list(runs.glob("2*/result.json")):
+        assert head.poll() is None, head.stdout.read()
+        time.sleep(0.2)
+    [result] = list(runs.glob("2*/result.json"))
+    worker = json.loads(result.read_text())["owner_pid"]
+    res = runner.invoke(app, ["grid", "cancel", "--db", str(db)])
+    assert res.exit_code == 0 and "1 job(s) cancelled" in res.output, res.output
+    out, _ = head.communicate(timeout=300)
+    assert head.returncode == 1 and "cancelled" in out, out
+    with pytest.raises(ProcessLookupError):
+        os.kill(worker, 0)
+    cells = [json.loads(x) for x in runner.invoke(app, ["grid", "status", "--db", str(db), "--json"]).output.splitlines()
+             if x.startswith("{")]
+    assert [c["state"] for c in cells] == ["cancelled"], cells
+    assert list(queries.runs_df(db)["status"]) == ["failed"]  # gathered: its run says it was interrupted

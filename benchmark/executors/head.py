@@ -54,10 +54,15 @@ def _log_tail(path: str | None, n: int = 1) -> str:
     return " | ".join(lines[-n:])
 
 
+_SLURM_JOBS: dict = {}  # one SlurmJob per id: registering a job again would force another sacct call
+
+
 def _slurm_job(rec: JobRecord):
     from submitit.slurm.slurm import SlurmJob
 
-    return SlurmJob(folder=rec.folder, job_id=rec.job_id)
+    if rec.job_id not in _SLURM_JOBS:
+        _SLURM_JOBS[rec.job_id] = SlurmJob(folder=rec.folder, job_id=rec.job_id)
+    return _SLURM_JOBS[rec.job_id]
 
 
 def refresh(rec: JobRecord, table: JobTable | None = None, handle=None) -> JobRecord:
@@ -219,6 +224,7 @@ def run_cells(cells, opts: ExecutorOptions, *, data_root=None, db=None, runs_dir
             raise PreflightError(problems)
         for line in said:
             log(line)
+        ex = make_executor(opts, table.root / "submitit") if todo else None  # a missing engine stops here
         payloads = {}
         threads = opts.job_threads()
         for cid, rec in todo:
@@ -226,7 +232,6 @@ def run_cells(cells, opts: ExecutorOptions, *, data_root=None, db=None, runs_dir
             request = {k: v for k, v in asdict(req).items() if k not in ("db", "runs_dir", "resume", "run_id")}
             payloads[cid] = CellJob(rec.run_id, str(runs), request, threads, by_id[cid].label)
             table.save(rec)
-        ex = make_executor(opts, table.root / "submitit") if todo else None
         handles: dict[str, object] = {}
         queue = [rec for _, rec in todo]
         if opts.kind == "slurm" and queue:  # one job array; Slurm runs array_parallelism of them at once
@@ -259,8 +264,8 @@ def run_cells(cells, opts: ExecutorOptions, *, data_root=None, db=None, runs_dir
                 else:
                     report.failed.append((cell, f"{rec.state}: {rec.reason}"))
                     log(f"    {rec.state}: {cell.label}: {rec.reason} (log {rec.stderr})")
-            if queue or active:
-                time.sleep(opts.poll_s)
+            if queue or active:  # Slurm: submitit's watcher spaces its sacct calls out on its own
+                time.sleep(opts.poll_s if opts.kind == "local" else max(opts.poll_s, 5.0))
     return report
 
 
