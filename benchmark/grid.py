@@ -30,10 +30,12 @@ class Cell:
     budget: int | None = None
     sample_ids: int | None = None
     sample_per_id: int | None = None
+    overrides: tuple[tuple[str, str], ...] = ()  # `--set` KEY=VALUE pairs on top of the profile
 
     @property
     def label(self) -> str:
-        return f"{self.spec} -> {','.join(self.tests)} (seed {self.seed}, {self.profile})"
+        sets = "".join(f", {k}={v}" for k, v in self.overrides)
+        return f"{self.spec} -> {','.join(self.tests)} (seed {self.seed}, {self.profile}{sets})"
 
 
 @dataclass
@@ -45,7 +47,8 @@ class GridReport:
 
 
 def plan_cells(table: int, *, sim: bool, profile: str, seeds: int = 1, tests: list[str] | None = None,
-               recipes: list[Recipe] | None = None, budget: int | None = None) -> list[Cell]:
+               recipes: list[Recipe] | None = None, budget: int | None = None,
+               overrides: dict[str, str] | None = None) -> list[Cell]:
     """The cells of a table: one per recipe x seed (x test set for target-adapted specs)."""
     test_sets = [canonical_key(t) for t in tests] if tests else (SIM_TESTS if sim else REAL_TESTS)[table]
     cells = []
@@ -61,7 +64,8 @@ def plan_cells(table: int, *, sim: bool, profile: str, seeds: int = 1, tests: li
                 cells.append(Cell(recipe.key, spec.text, group, seed, profile,
                                   sample_budget if spec.stages else None,
                                   recipe.sample_ids if not sim else None,
-                                  recipe.sample_per_id if not sim else None))
+                                  recipe.sample_per_id if not sim else None,
+                                  tuple(sorted((overrides or {}).items()))))
     return cells
 
 
@@ -102,7 +106,8 @@ def run_grid(cells: list[Cell], *, data_root: str | None = None, db: str | None 
         log(f"[{i}/{len(cells)}] {'resume ' + resume if resume else 'run'}: {cell.label}")
         req = RunRequest(train=cell.spec, tests=list(cell.tests), profile=cell.profile, seed=cell.seed,
                          budget=cell.budget, sample_ids=cell.sample_ids, sample_per_id=cell.sample_per_id,
-                         data_root=data_root, db=db, device=device, resume=resume)
+                         data_root=data_root, db=db, device=device, resume=resume,
+                         profile_overrides=dict(cell.overrides))
         try:
             result = run(req, log=log)
             report.ran.append((cell, result.id))
@@ -141,7 +146,8 @@ def ensure_twins(keys: list[str], data_root: Path, log: Callable[[str], None] = 
         make_twin(k, data_root, scale=scale)
 
 
-def submission_cells(cells: list[Cell], *, db: str | None, profile: str, seeds: int) -> list[Cell]:
+def submission_cells(cells: list[Cell], *, db: str | None, profile: str, seeds: int,
+                     overrides: dict[str, str] | None = None) -> list[Cell]:
     """One cell per accepted submission, tested on the same test sets as the table's cells."""
     from benchmark.store import StoreEmpty
     from benchmark.store.queries import submissions_df
@@ -154,5 +160,6 @@ def submission_cells(cells: list[Cell], *, db: str | None, profile: str, seeds: 
     out = []
     for name in sorted(set(subs[subs["status"] == "accepted"]["name"])):
         for seed in range(seeds):
-            out.append(Cell(f"submission:{name}", f"submission:{name}", tests, seed, profile))
+            out.append(Cell(f"submission:{name}", f"submission:{name}", tests, seed, profile,
+                            overrides=tuple(sorted((overrides or {}).items()))))
     return out

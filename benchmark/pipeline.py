@@ -19,7 +19,7 @@ from pathlib import Path
 from benchmark import paths
 from benchmark.datasets import canonical_key, fingerprint, load_dataset
 from benchmark.datasets.records import Dataset, Record
-from benchmark.profiles import Profile, get_profile
+from benchmark.profiles import Profile, describe, load_profile
 from benchmark.provenance import code_version, device_name, library_versions
 from benchmark.specs import NEEDS_ATTRIBUTES, SpecError, TrainSpec, parse_spec
 from benchmark.stages import StageContext, get_stage
@@ -30,7 +30,7 @@ from benchmark.store import Cost, FidRow, Metrics, RunResult, Store
 class RunRequest:
     train: str
     tests: list[str]
-    profile: str = "cpu"
+    profile: str = "cpu"  # a built-in name or a user profile's .toml path
     seed: int = 0
     budget: int | None = None  # images for +random/+ao (default: the profile's AO budget)
     target: str | None = None  # the test set AO/ST adapt to (default: the first test set)
@@ -46,7 +46,7 @@ class RunRequest:
     resume: str | None = None  # a run id to continue
     fid: bool = True
     progress: bool = True
-    profile_overrides: dict = field(default_factory=dict)
+    profile_overrides: dict = field(default_factory=dict)  # `--set` KEY -> VALUE (text or typed), checked
 
 
 class _Interrupted(BaseException):
@@ -58,8 +58,8 @@ def _on_sigterm(signum, frame):  # pragma: no cover - exercised by the kill test
 
 
 def resolve_profile(req: RunRequest) -> Profile:
-    prof = get_profile(req.profile)
-    return prof.with_(**req.profile_overrides) if req.profile_overrides else prof
+    """The fully resolved, checked settings (ProfileError before any work)."""
+    return load_profile(req.profile, req.profile_overrides)
 
 
 def load_source(spec: TrainSpec, data_root: Path, db: str | None) -> Dataset:
@@ -137,7 +137,8 @@ def run(req: RunRequest, *, store: Store | None = None, log=print) -> RunResult:
     if req.resume:  # the run continues with the request it was started with
         saved = RunResult.load(store.run_dir(req.resume) / "result.json")
         req = RunRequest(**{**saved.config["request"], "resume": req.resume, "progress": req.progress})
-        profile = resolve_profile(req)
+        # the settings it started with, even if the user's profile file changed since
+        profile = Profile.from_dict(saved.config["profile"]) if saved.config.get("profile") else resolve_profile(req)
     # stored absolute, so a resume from another folder finds the same data
     data_root = paths.data_root(req.data_root).resolve()
     req.data_root = str(data_root)
@@ -178,7 +179,7 @@ def run(req: RunRequest, *, store: Store | None = None, log=print) -> RunResult:
     for d in (source, *test_sets.values()):
         store.upsert_dataset(d.key, d.kind, d.root, d.summary(), run_result.data_fingerprints[d.key])
     store.start_run(run_result)
-    log(f"run {run_result.id}: {spec.text} -> {', '.join(tests)} (profile {profile.name}, seed {req.seed}, {device})")
+    log(f"run {run_result.id}: {spec.text} -> {', '.join(tests)} (profile {describe(profile)}, seed {req.seed}, {device})")
 
     old_handler = signal.signal(signal.SIGTERM, _on_sigterm) if _main_thread() else None
     t_start = time.perf_counter()

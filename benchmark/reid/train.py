@@ -10,7 +10,7 @@ weights as an uninterrupted run.
 Loss: plain softmax cross-entropy by default, as the paper ("softmax
 cross-entropy ... no bells and whistles"). torchreid's softmax engine adds
 label smoothing (eps 0.1) by default; set `label_smooth=0.1` (or
-profile.extra["label_smooth"]) for that. The value is recorded either way.
+the profile's label_smooth) for that. The value is recorded either way.
 """
 from __future__ import annotations
 
@@ -162,7 +162,7 @@ def train(
     world, rank = dinfo.world_size, dinfo.rank
     main = rank == 0
     amp = dev.type == "cuda"
-    eps = float(profile.extra.get("label_smooth", 0.0) if label_smooth is None else label_smooth)
+    eps = float(profile.label_smooth if label_smooth is None else label_smooth)
     if num_workers is None:
         num_workers = 0 if dev.type == "cpu" else 4
     if dev.type == "cuda":

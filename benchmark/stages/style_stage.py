@@ -55,8 +55,8 @@ def _model_dir(ctx: StageContext, method: str, bank_fp: str) -> Path:
 
         version = MAP_VERSION
     key = json.dumps([ctx.source.key, fitted_on, bank_fp, method, version, list(p.style_size),
-                      p.style_res_blocks, p.style_epochs, ctx.seed, p.extra.get("style_width"),
-                      p.extra.get("style_max_images")])
+                      p.style_res_blocks, p.style_epochs, ctx.seed, p.style_width,
+                      p.style_max_images or None])
     return paths.cache_root() / "style" / hashlib.sha1(key.encode()).hexdigest()[:20]
 
 
@@ -84,9 +84,9 @@ def style_stage(ctx: StageContext) -> None:
             method, source, bank, model_dir, size=tuple(ctx.profile.style_size),
             res_blocks=ctx.profile.style_res_blocks, epochs=ctx.profile.style_epochs, seed=ctx.seed,
             # style_max_images keeps a CPU GAN to minutes; colour statistics cost milliseconds per image
-            device=ctx.device, max_images=None if fitted_on_selection(method) else ctx.profile.extra.get("style_max_images"),
+            device=ctx.device, max_images=None if fitted_on_selection(method) else (ctx.profile.style_max_images or None),
             progress=ctx.progress,
-            width=ctx.profile.extra.get("style_width", 64),
+            width=ctx.profile.style_width,
         )
     ctx.result.costs.append(Cost("style_fit", time.perf_counter() - t0, None, ctx.device))
 
