@@ -104,8 +104,10 @@ def _decode_into(out: np.ndarray, records: Sequence[Record], height: int, width:
 
 def _verify(npy: Path, meta_path: Path, key: str, shape: tuple[int, ...]) -> tuple[np.ndarray | None, str]:
     """(the memory-mapped store, "") when every check passes, else (None, why it was not trusted)."""
-    if not npy.is_file() or not meta_path.is_file():
+    if not npy.is_file() and not meta_path.is_file():
         return None, "missing"
+    if not npy.is_file() or not meta_path.is_file():
+        return None, "incomplete"
     try:
         meta = json.loads(meta_path.read_text())
         arr = np.load(npy, mmap_mode="r", allow_pickle=False)
@@ -256,3 +258,42 @@ class DecodedEvalImages(torch.utils.data.Dataset):
 
     def __getitem__(self, i: int) -> torch.Tensor:
         return torch.from_numpy(np.array(self.store.images[i]))
+
+
+# --- the training feed ------------------------------------------------------------------------------
+
+PIPELINES = ("decoded", "jpeg")  # decode once + batched augmentation | decode every image every epoch
+
+
+class _JpegBatches:
+    """The reference path: ReidImages through a DataLoader, batches moved to the device."""
+
+    def __init__(self, loader, device: torch.device):
+        self.loader, self.device = loader, device
+
+    def __len__(self) -> int:
+        return len(self.loader)
+
+    def __iter__(self):
+        for images, targets, _camids, _idx in self.loader:
+            images = images.to(self.device, non_blocking=True, memory_format=torch.channels_last)
+            yield images, targets.to(self.device, non_blocking=True)
+
+
+def train_feed(dataset: ReidImages, sampler, batch_size: int, drop_last: bool, device: torch.device, *,
+               pipeline: str = "decoded", cache_dir: str | Path | bool | None = None,
+               num_workers: int = 0) -> tuple[object, dict]:
+    """(iterable of (images, targets) on `device`, facts about the input pipeline) for one training run.
+
+    Call `dataset.set_epoch` and `sampler.set_epoch` before each pass, as with a DataLoader.
+    """
+    if pipeline not in PIPELINES:
+        raise ValueError(f"unknown input pipeline {pipeline!r}; expected one of {', '.join(PIPELINES)}")
+    if pipeline == "jpeg":
+        loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, sampler=sampler, drop_last=drop_last,
+                                             num_workers=num_workers, pin_memory=device.type == "cuda")
+        return _JpegBatches(loader, device), {"input_pipeline": "jpeg", "decode_workers": num_workers}
+    store = decoded_store(dataset.records, dataset.height, dataset.width, cache_dir=cache_dir, num_workers=num_workers)
+    feed = DecodedTrainBatches(store, dataset, sampler, batch_size, drop_last, device)
+    return feed, {"input_pipeline": "decoded", **store.facts(), "resident": feed.resident,
+                  "decode_workers": num_workers}
