@@ -246,6 +246,7 @@ def _train_and_evaluate(ctx: StageContext, test_sets: dict[str, Dataset], req: R
     ctx.result.costs.append(Cost("train", tr["wall_seconds"], tr["images_seen"], ctx.device))
     ctx.result.notes["train"] = {k: tr[k] for k in ("epochs", "final_loss", "final_acc", "num_classes", "amp",
                                                     "loss", "label_smooth", "images_per_second", "world_size")}
+    ctx.result.notes["train"]["input"] = tr.get("input", {})  # the input pipeline used (decoded store or JPEG)
     for name, m in out["metrics"].items():
         ctx.result.metrics[name] = Metrics(
             r1=m["r1"], r5=m["r5"], r10=m["r10"], map=m["map"], minp=m["minp"],
