@@ -168,6 +168,10 @@ def run(req: RunRequest, *, store: Store | None = None, log=print) -> RunResult:
         require_vgg_weights()
 
     device = str(resolve_device(req.device))
+    if profile.threads and device == "cpu":  # before any torch work; recorded by _provenance
+        import torch
+
+        torch.set_num_threads(profile.threads)
     budget = req.budget or profile.ao_budget
     run_result = _new_or_resumed(req, spec, profile, tests, store)
     run_result.budget = budget if {"random", "ao"} & set(spec.stages) else None

@@ -89,6 +89,8 @@ class Profile:
     fid_weights: str = _f("FID Inception weights: official | random (seeded fallback, marked)", "official")
     fid_dims: int = _f("FID feature block: " + " | ".join(map(str, FID_DIMS)), 2048)
     fid_max_images: int = _f("at most this many images per side of an FID", 5_000)
+    threads: int = _f("torch CPU threads of a run (0 = torch's default, one per core); CPU results repeat at a "
+                      "fixed count only", 0)
     base: str = _f("the built-in profile this one derives from (itself for a built-in)", "")
 
     def __post_init__(self) -> None:
@@ -291,6 +293,7 @@ def check(p: Profile) -> None:
     choice("fid_weights", FID_WEIGHTS)
     need(p.fid_dims in FID_DIMS, "fid_dims", "one of " + ", ".join(map(str, FID_DIMS)))
     need(p.fid_max_images >= 2, "fid_max_images", "at least 2")
+    need(p.threads >= 0, "threads", ">= 0 (0 = torch's default)")
 
 
 # -- building -------------------------------------------------------------------------------------
