@@ -7,8 +7,8 @@ softmax CE, Adam, a loss read back every step), fed three ways in turn:
 - `jpeg`: the path before issue 19, decode + PIL transforms per image in a
   DataLoader (train()'s worker count: 0 on the CPU, 4 on CUDA);
 - `memory`: the same images already normalised in one tensor on the device.
-Rounds rotate the order and each figure is the median over rounds, so a
-shared machine's load falls on all three alike. Goal (issue 19): the
+The feeds take turns batch by batch (the order rotating) and each figure is
+the median over rounds, so a shared machine's load falls on all three alike. Goal (issue 19): the
 pipeline within 15% of memory. The store's one-off decode is timed apart.
 
 Data: the sim-market1501 twin's train split (made in a temporary folder
@@ -116,13 +116,17 @@ def measure_train(records, profile, device: str = "auto", *, batches: int = 10, 
     rates: dict[str, list[float]] = {k: [] for k in feeds}
     names = list(feeds)
     for r in range(rounds):
-        for name in names[r % len(names):] + names[: r % len(names)]:
-            sync()
-            t = time.perf_counter()
-            for _ in range(batches):
+        spent = dict.fromkeys(names, 0.0)
+        for b in range(batches):  # the feeds take turns batch by batch: a load spike hits all three alike
+            k = (r + b) % len(names)
+            for name in names[k:] + names[:k]:
+                sync()
+                t = time.perf_counter()
                 step(*next(feeds[name]))
-            sync()
-            rates[name].append(batches * bs / (time.perf_counter() - t))
+                sync()
+                spent[name] += time.perf_counter() - t
+        for name in names:
+            rates[name].append(batches * bs / spent[name])
         log(f"  round {r + 1}/{rounds}: " + ", ".join(f"{k} {v[-1]:.0f}" for k, v in rates.items()) + " img/s")
     med = {k: statistics.median(v) for k, v in rates.items()}
     return {
