@@ -1,9 +1,11 @@
 """Run every missing cell of the paper's Tables 2-3 from the baseline recipes.
 
 A cell is one run: (recipe's train spec, test sets, profile, seed). A cell is
-skipped when a completed run with the same spec, profile, seed and settings
-already covers its test sets; a cell whose last run failed (a killed grid) is
-resumed from that run. Runs that adapt to a target (+ao, +st) get one cell per
+skipped when a completed run with the same run key (benchmark.runkey: spec,
+stage options, every profile setting, dataset fingerprints, target) and seed
+already covers its test sets; a cell whose last run with that key and seed
+failed (a killed grid) is resumed from that run. A run with other settings
+never makes a cell look done. Runs that adapt to a target (+ao, +st) get one cell per
 test set, as the paper optimises per target domain.
 """
 from __future__ import annotations
@@ -69,19 +71,23 @@ def plan_cells(table: int, *, sim: bool, profile: str, seeds: int = 1, tests: li
     return cells
 
 
-def _runs_by_cell(db: str | None):
-    """Completed test coverage and the latest failed run id per (spec, profile, seed)."""
-    from benchmark.store import StoreEmpty
+def _runs_by_cell(db: str | None, log: Callable[[str], None] = print):
+    """Completed test coverage and the latest failed run id per (run key, seed)."""
+    from benchmark.store import StoreEmpty, mark_stale_runs
     from benchmark.store.queries import runs_df
 
     try:
+        for rid in mark_stale_runs(db):  # a run whose process died is failed, so its cell is resumed
+            log(f"marked run {rid} failed: its process is gone")
         runs = runs_df(db)
     except StoreEmpty:
         return {}, {}
     done: dict[tuple, set[str]] = {}
     failed: dict[tuple, str] = {}
     for r in runs.sort_values("started_at").itertuples(index=False):
-        key = (r.train_spec, r.profile, int(r.seed))
+        if not isinstance(r.run_key, str):
+            continue  # an older run whose settings are unknown cannot stand for a cell
+        key = (r.run_key, int(r.seed))
         tests = set(r.test_sets) if r.test_sets is not None else set()
         if r.status == "completed":
             done.setdefault(key, set()).update(tests)
@@ -90,28 +96,48 @@ def _runs_by_cell(db: str | None):
     return done, failed
 
 
+def cell_request(cell: Cell, *, data_root: str | None = None, db: str | None = None, device: str = "auto",
+                 resume: str | None = None):
+    """The RunRequest a cell runs as."""
+    from benchmark.pipeline import RunRequest
+
+    return RunRequest(train=cell.spec, tests=list(cell.tests), profile=cell.profile, seed=cell.seed,
+                      budget=cell.budget, sample_ids=cell.sample_ids, sample_per_id=cell.sample_per_id,
+                      data_root=data_root, db=db, device=device, resume=resume,
+                      profile_overrides=dict(cell.overrides))
+
+
+def cell_key(cell: Cell, *, data_root: str | None = None, db: str | None = None,
+             datasets: dict | None = None) -> str | None:
+    """The run key the cell's run would get; None when its data cannot be read (the run then says why)."""
+    from benchmark.pipeline import plan_key
+
+    try:
+        return plan_key(cell_request(cell, data_root=data_root, db=db), datasets).key
+    except Exception:  # noqa: BLE001 - missing data is reported by the run itself, with instructions
+        return None
+
+
 def run_grid(cells: list[Cell], *, data_root: str | None = None, db: str | None = None, device: str = "auto",
              log: Callable[[str], None] = print, keep_going: bool = True) -> GridReport:
-    from benchmark.pipeline import RunRequest, run
+    from benchmark.pipeline import run
 
     report = GridReport(planned=list(cells))
-    done, failed = _runs_by_cell(db)
+    done, failed = _runs_by_cell(db, log)
+    datasets: dict = {}  # fingerprints by dataset key, computed once for the whole grid
     for i, cell in enumerate(cells, 1):
-        key = (cell.spec, cell.profile, cell.seed)
-        if set(cell.tests) <= done.get(key, set()):
+        key = (cell_key(cell, data_root=data_root, db=db, datasets=datasets), cell.seed)
+        if key[0] is not None and set(cell.tests) <= done.get(key, set()):
             report.skipped.append(cell)
             log(f"[{i}/{len(cells)}] skip (done): {cell.label}")
             continue
-        resume = failed.get((key, tuple(sorted(cell.tests))))
+        resume = failed.get((key, tuple(sorted(cell.tests)))) if key[0] is not None else None
         log(f"[{i}/{len(cells)}] {'resume ' + resume if resume else 'run'}: {cell.label}")
-        req = RunRequest(train=cell.spec, tests=list(cell.tests), profile=cell.profile, seed=cell.seed,
-                         budget=cell.budget, sample_ids=cell.sample_ids, sample_per_id=cell.sample_per_id,
-                         data_root=data_root, db=db, device=device, resume=resume,
-                         profile_overrides=dict(cell.overrides))
+        req = cell_request(cell, data_root=data_root, db=db, device=device, resume=resume)
         try:
             result = run(req, log=log)
             report.ran.append((cell, result.id))
-            done.setdefault(key, set()).update(cell.tests)
+            done.setdefault((result.run_key, cell.seed), set()).update(cell.tests)
         except KeyboardInterrupt:
             raise
         except Exception as exc:  # one broken cell must not stop the grid

@@ -21,9 +21,11 @@ from benchmark.datasets import canonical_key, fingerprint, load_dataset
 from benchmark.datasets.records import Dataset, Record
 from benchmark.profiles import Profile, describe, load_profile
 from benchmark.provenance import code_version, device_name, library_versions
+from benchmark.runkey import RunKey, run_key
 from benchmark.specs import NEEDS_ATTRIBUTES, SpecError, TrainSpec, parse_spec
 from benchmark.stages import StageContext, get_stage
 from benchmark.store import Cost, FidRow, Metrics, RunResult, Store
+from benchmark.store.writes import set_key
 
 
 @dataclass
@@ -60,6 +62,40 @@ def _on_sigterm(signum, frame):  # pragma: no cover - exercised by the kill test
 def resolve_profile(req: RunRequest) -> Profile:
     """The fully resolved, checked settings (ProfileError before any work)."""
     return load_profile(req.profile, req.profile_overrides)
+
+
+def key_of(req: RunRequest, spec: TrainSpec, profile: Profile, target: str, fingerprints: dict[str, str]) -> RunKey:
+    """The run key of a request whose datasets are fingerprinted (see benchmark.runkey)."""
+    bank = None
+    if "st" in spec.stages and req.style_bank:
+        from benchmark.stages.style_stage import bank_files
+
+        bank = bank_files(Path(req.style_bank))[1]
+    return run_key(spec.text, spec.stages, profile, budget=req.budget, style=req.style, style_bank=bank,
+                   sample_ids=req.sample_ids, sample_per_id=req.sample_per_id, target=target,
+                   fingerprints=fingerprints, source=spec.base)
+
+
+def plan_key(req: RunRequest, datasets: dict | None = None) -> RunKey:
+    """The key a request's run would get, without running it (the grid skips and resumes by it).
+
+    `datasets` caches loaded datasets and fingerprints by key across calls."""
+    cache = datasets if datasets is not None else {}
+    profile = resolve_profile(req)
+    spec = parse_spec(req.train)
+    data_root = paths.data_root(req.data_root).resolve()
+    tests = [canonical_key(t) for t in req.tests]
+    target = canonical_key(req.target) if req.target else tests[0]
+
+    def fp(key: str, load) -> str:
+        if key not in cache:
+            cache[key] = fingerprint(load())
+        return cache[key]
+
+    fps = {spec.base: fp(spec.base, lambda: load_source(spec, data_root, req.db))}
+    if {"ao", "st"} & set(spec.stages):
+        fps[target] = fp(target, lambda: load_dataset(target, data_root))
+    return key_of(req, spec, profile, target, fps)
 
 
 def load_source(spec: TrainSpec, data_root: Path, db: str | None) -> Dataset:
@@ -119,12 +155,8 @@ def _new_or_resumed(req: RunRequest, spec: TrainSpec, profile: Profile, tests: l
 def _provenance(run: RunResult, device: str, nproc: int) -> None:
     run.code_version, run.dirty = code_version()
     run.library_versions = library_versions()
-    run.device = device_name(device)
+    run.device = device_name(device)  # replaced by what training reports it ran on
     run.nproc = nproc
-    import torch
-
-    # CPU results are reproducible at a fixed thread count only (the float summation order changes)
-    run.config["torch_threads"] = torch.get_num_threads()
 
 
 def run(req: RunRequest, *, store: Store | None = None, log=print) -> RunResult:
@@ -168,7 +200,7 @@ def run(req: RunRequest, *, store: Store | None = None, log=print) -> RunResult:
         require_vgg_weights()
 
     device = str(resolve_device(req.device))
-    if profile.threads and device == "cpu":  # before any torch work; recorded by _provenance
+    if profile.threads and device == "cpu":  # before any torch work; training reports what it used
         import torch
 
         torch.set_num_threads(profile.threads)
@@ -176,7 +208,9 @@ def run(req: RunRequest, *, store: Store | None = None, log=print) -> RunResult:
     run_result = _new_or_resumed(req, spec, profile, tests, store)
     run_result.budget = budget if {"random", "ao"} & set(spec.stages) else None
     _provenance(run_result, device, req.nproc)
-    run_result.data_fingerprints = {d.key: fingerprint(d) for d in (source, *test_sets.values())}
+    used = {d.key: d for d in (source, *test_sets.values(), target)}  # each dataset fingerprinted once
+    run_result.data_fingerprints = {k: fingerprint(d) for k, d in used.items()}
+    set_key(run_result, key_of(req, spec, profile, target.key, run_result.data_fingerprints))
     run_dir = store.run_dir(run_result.id)
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "config.json").write_text(json.dumps(run_result.config, indent=2, default=str))
@@ -247,9 +281,13 @@ def _train_and_evaluate(ctx: StageContext, test_sets: dict[str, Dataset], req: R
         out = train_and_evaluate(ctx.records, tests, ctx.profile, train_dir, seed=ctx.seed, device=ctx.device,
                                  resume=resume, progress=ctx.progress)
     tr = out["train"]
-    ctx.result.costs.append(Cost("train", tr["wall_seconds"], tr["images_seen"], ctx.device))
+    # facts from the process that trained: CPU results are reproducible at a fixed thread count only
+    ctx.result.device = device_name(tr["device"], tr.get("threads"))
+    ctx.result.config["torch_threads"] = tr.get("threads")
+    ctx.result.costs.append(Cost("train", tr["wall_seconds"], tr["images_seen"], tr["device"]))
     ctx.result.notes["train"] = {k: tr[k] for k in ("epochs", "final_loss", "final_acc", "num_classes", "amp",
-                                                    "loss", "label_smooth", "images_per_second", "world_size")}
+                                                    "loss", "label_smooth", "images_per_second", "world_size",
+                                                    "device", "threads") if k in tr}
     ctx.result.notes["train"]["input"] = tr.get("input", {})  # the input pipeline used (decoded store or JPEG)
     for name, m in out["metrics"].items():
         ctx.result.metrics[name] = Metrics(

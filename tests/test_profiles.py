@@ -54,6 +54,7 @@ def test_user_profile_names_a_base_and_changes_fields(tmp_path):
     ('base = "cpu"\nepochs = 10\nlr_steps = [15]\n', "lr step 15 is beyond the 10 epochs"),
     ('base = "cpu"\nbase = "x"\n', "not valid TOML"),
     ('base = "bad.toml"\n', "cycle"),
+    ('base = "cpu"\nname = "[red]x y"\n', "use letters, digits"),
 ])
 def test_bad_profile_files_are_one_line_errors(tmp_path, body, message):
     f = tmp_path / "bad.toml"
@@ -77,6 +78,7 @@ def test_bad_profile_files_are_one_line_errors(tmp_path, body, message):
     (["style=pix2pix"], "expected one of spgan, cyclegan, color, dat"),
     (["ao_method=nope"], "ao_method = 'nope' is impossible; expected one of gatys"),
     (["ao_input=64"], "two integers"),
+    (["style_size=64x32"], "expected two integers HEIGHT,WIDTH"),
 ])
 def test_bad_sets_are_one_line_errors(sets, message):
     with pytest.raises(ProfileError) as e:
@@ -118,3 +120,18 @@ def test_bad_set_fails_before_any_work(tmp_path, command):
     assert res.exit_code == 1
     assert "unknown setting 'batch_sise' (did you mean 'batch_size'?)" in res.output and "valid keys" in res.output
     assert not (tmp_path / "r").exists() and not data.exists()  # no DB, no twins made, nothing written
+
+
+def test_resolving_and_keying_need_no_torch():
+    """The CLI checks settings before any work, and a cluster's preflight computes run keys, without torch."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = ("import sys; from benchmark.profiles import load_profile; from benchmark.runkey import run_key; "
+            "p = load_profile('paper', ['epochs=3', 'arch=resnet50_fc512']); "
+            "run_key('finegpr+aost', ('ao', 'st'), p, target='market1501'); "
+            "assert 'torch' not in sys.modules, 'torch was imported'")
+    root = Path(__file__).resolve().parent.parent
+    res = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr

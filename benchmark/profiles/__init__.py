@@ -24,6 +24,7 @@ import difflib
 import functools
 import importlib.util
 import math
+import re
 import tomllib
 from dataclasses import MISSING, dataclass, field, fields, replace
 from pathlib import Path
@@ -39,6 +40,7 @@ DIST_METRICS = ("euclidean", "cosine")
 FID_WEIGHTS = ("official", "random")
 FID_DIMS = (64, 192, 768, 2048)  # pytorch-fid's InceptionV3.BLOCK_INDEX_BY_DIM (torch-free copy)
 NOT_SETTINGS = ("name", "base")  # labels, not settings: left out of comparisons and run keys
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 
 class ProfileError(ValueError):
@@ -190,9 +192,11 @@ def coerce(key: str, value: Any, where: str = "") -> Any:
             items = [p for p in s.replace(",", " ").split()] if s else []
         if not isinstance(items, (list, tuple)):
             raise bad("a list of integers, e.g. 40,70")
-        out = tuple(_int(v, bad("a list of integers, e.g. 40,70")) for v in items)
-        if kind == "tuple[int,int]" and len(out) != 2:
-            raise bad("two integers HEIGHT,WIDTH, e.g. 64,32")
+        pair = kind == "tuple[int,int]"
+        expected = "two integers HEIGHT,WIDTH, e.g. 64,32" if pair else "a list of integers, e.g. 40,70"
+        out = tuple(_int(v, bad(expected)) for v in items)
+        if pair and len(out) != 2:
+            raise bad(expected)
         return out
     raise ProfileError(f"{where}: {key!r} has no parser for type {kind}")  # pragma: no cover - a new field's type
 
@@ -261,6 +265,8 @@ def check(p: Profile) -> None:
             continue
         if coerce(f.name, v, who) != v:
             raise ProfileError(f"{who}: {f.name} = {v!r} is not a {_kind(f.name)}")
+    if not _NAME.fullmatch(p.name):  # shown in every table and file name: a plain word
+        raise ProfileError(f"profile name {p.name!r}: use letters, digits, '.', '_' or '-' (at most 64)")
     archs = torchreid_archs()
     if archs is not None:
         choice("arch", archs)

@@ -69,6 +69,7 @@ class TrainResult:
     label_smooth: float
     resumed_from_epoch: int | None = None
     images_per_second: float = 0.0  # this call's training throughput
+    threads: int = 0  # torch CPU threads this process trained with (CPU results depend on it)
     history: list[dict[str, float]] = field(default_factory=list)
     input: dict[str, Any] = field(default_factory=dict)  # the input pipeline used (benchmark.reid.decoded)
 
@@ -300,6 +301,7 @@ def train(
         images_per_second=session_images / session_train_s if session_train_s > 0 else 0.0,
         history=history,
         input=input_facts,
+        threads=torch.get_num_threads(),
     )
     if main:
         info = dict(info, profile=profile.to_dict(), pid_map=pid_map, seed=seed, epochs=result.epochs, loss=result.loss)
