@@ -127,7 +127,7 @@ def measure_train(records, profile, device: str = "auto", *, batches: int = 10, 
                 spent[name] += time.perf_counter() - t
         for name in names:
             rates[name].append(batches * bs / spent[name])
-        log(f"  round {r + 1}/{rounds}: " + ", ".join(f"{k} {v[-1]:.0f}" for k, v in rates.items()) + " img/s")
+        log(f"  round {r + 1}/{rounds}: " + ", ".join(f"{k} {v[-1]:.3g}" for k, v in rates.items()) + " img/s")
     med = {k: statistics.median(v) for k, v in rates.items()}
     return {
         "profile": profile.name, "arch": profile.arch, "input": [profile.height, profile.width], "batch": bs,
@@ -167,6 +167,10 @@ def perf_train(data_root: Path | None, work: Path, *, device: str = "auto", batc
     return out
 
 
+def _rate(x: float) -> str:
+    return f"{x:.1f}" if x < 10 else f"{x:.0f}"
+
+
 def register(perf_app) -> None:
     import typer
     from rich.console import Console
@@ -199,8 +203,8 @@ def register(perf_app) -> None:
             m, d = row["img_per_s"], row["decode"]
             met &= row["pipeline_vs_memory"] >= GOAL_RATIO
             table.add_row(f"{row['arch']} {row['input'][0]}x{row['input'][1]}", row["device"] + (" AMP" if row["amp"] else ""),
-                          str(row["threads"]), str(row["batch"]), f"{m['memory']:.0f}", f"{m['pipeline']:.0f}",
-                          f"{row['pipeline_vs_memory']:.2f}", f"{m['jpeg']:.0f}", f"{row['jpeg_vs_memory']:.2f}")
+                          str(row["threads"]), str(row["batch"]), _rate(m["memory"]), _rate(m["pipeline"]),
+                          f"{row['pipeline_vs_memory']:.2f}", _rate(m["jpeg"]), f"{row['jpeg_vs_memory']:.2f}")
         console.print(table)
         for row in r["rows"]:
             d = row["decode"]
