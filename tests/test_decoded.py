@@ -179,3 +179,21 @@ def test_cuda_batches_match_the_cpu_batches(toy, tmp_path):
     assert gpu.resident == "device"
     for (xc, yc), (xg, yg) in zip(cpu, gpu):
         assert torch.allclose(xc, xg.cpu(), atol=1e-6, rtol=0) and torch.equal(yc, yg.cpu())
+
+
+def test_the_cache_keeps_the_recently_used_stores_under_its_cap(tmp_path):
+    import os
+    import time as _time
+
+    from benchmark.reid.decoded import prune
+
+    recs = write_toy_records(tmp_path / "imgs", num_ids=2, images_per_id=4, size=(24, 12))
+    stores = [decoded_store(recs[: 3 + i], 24, 12, cache_dir=tmp_path / "c") for i in range(4)]
+    for i, s in enumerate(stores):  # ages: store 0 oldest
+        os.utime(s.path, (_time.time() - 100 + i, _time.time() - 100 + i))
+    assert decoded_store(recs[:3], 24, 12, cache_dir=tmp_path / "c").status == "hit"  # store 0 used again
+    sizes = [s.path.stat().st_size for s in stores]
+    removed = prune(tmp_path / "c" / "decoded", keep=stores[3].path, max_bytes=sizes[0] + sizes[3])
+    assert removed == [stores[1].path, stores[2].path]  # least recently used first, until under the cap
+    left = {p.name for p in (tmp_path / "c" / "decoded").glob("*")}
+    assert left == {stores[i].path.name for i in (0, 3)} | {stores[i].path.with_suffix(".json").name for i in (0, 3)}

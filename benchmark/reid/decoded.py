@@ -32,6 +32,9 @@ from benchmark.reid.data import IMAGENET_MEAN, IMAGENET_STD, ReidImages, load_im
 
 DECODE_VERSION = 1  # bump when what a store holds changes (resize kernel, layout)
 _CHUNK = 64 * 2**20
+# every AO selection is a new store (12 GB at the paper's 124,200 images x 256x128): past this
+# total the least recently used stores are deleted after a build
+MAX_CACHE_BYTES = 24 * 2**30
 
 
 def _code_version() -> str:
@@ -154,6 +157,7 @@ def decoded_store(
     npy, meta_path = folder / f"{key}.npy", folder / f"{key}.json"
     arr, why = _verify(npy, meta_path, key, shape)
     if arr is not None:
+        os.utime(npy)  # recently used: the last to be pruned
         return DecodedStore(arr, key, npy, "hit", time.perf_counter() - t0)
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -172,8 +176,32 @@ def decoded_store(
         for p in (tmp_npy, tmp_meta):
             p.unlink(missing_ok=True)
     arr = np.load(npy, mmap_mode="r", allow_pickle=False)
+    prune(folder, keep=npy)
     status = "built" if why == "missing" else f"rebuilt ({why})"
     return DecodedStore(arr, key, npy, status, time.perf_counter() - t0)
+
+
+def prune(folder: Path, keep: Path, max_bytes: int | None = None) -> list[Path]:
+    """Delete the least recently used stores (never `keep`) until the folder holds at most max_bytes."""
+    limit = MAX_CACHE_BYTES if max_bytes is None else max_bytes
+    stores = []
+    for p in folder.glob("*.npy"):
+        try:
+            st = p.stat()
+        except OSError:  # another process pruned it
+            continue
+        stores.append((st.st_mtime, st.st_size, p))
+    total, removed = sum(size for _, size, _ in stores), []
+    for _, size, p in sorted(stores):
+        if total <= limit:
+            break
+        if p == keep:
+            continue
+        p.unlink(missing_ok=True)  # a reader that has it mapped keeps its pages until it closes
+        p.with_suffix(".json").unlink(missing_ok=True)
+        total -= size
+        removed.append(p)
+    return removed
 
 
 # --- batched augmentation -------------------------------------------------------------------------
