@@ -80,9 +80,13 @@ def register(perf_app) -> None:
     @perf_app.command("cli")
     def cli_cmd(repeats: int = typer.Option(7, "--repeats", min=1, help="Starts of each command (median).")) -> None:
         """Start-up time of light commands (`aostbench --help`, ...) vs `python -c pass`, and heavy imports."""
+        import os
+
         rows = measure(repeats=repeats)
+        load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
         typer.echo(f"start-up, median of {repeats} runs each, turn about with `python -c pass` "
-                   f"(reference {rows[0].reference_median_s:.3f} s); goal: `aostbench --help` < {GOAL_S} s")
+                   f"(reference {rows[0].reference_median_s:.3f} s); goal: `aostbench --help` < {GOAL_S} s; "
+                   f"{os.cpu_count()} CPUs, load average {load:.1f} (a busy machine slows both alike)")
         typer.echo(f"{'command':<28} {'median s':>9} {'- python':>9} {'x python':>9}  heavy imports")
         for r in rows:
             ratio = r.median_s / r.reference_median_s if r.reference_median_s else float("nan")
