@@ -305,7 +305,7 @@ def compute_fid(
     cache_key_a: str | None = None,
     cache_key_b: str | None = None,
     weights: str | None = None,
-    batch_size: int = 32,
+    batch_size: int | None = None,
     name: str = "FID",
 ) -> FIDResult:
     """FID between two image sets with the profile's fid_dims and fid_max_images.
@@ -320,6 +320,11 @@ def compute_fid(
         weights = "official"
     label = resolve_weights(weights)
     dims = profile.fid_dims
+    # small CPU batches: at 299x299 a batch of 32 allocates ~180 MB per activation, which glibc maps
+    # fresh (page faults, zeroing) every batch; at 4 the memory is reused. Measured, 300 images at
+    # 64-d, 1 thread: 7-9 s CPU (half of it system time) at 32 against 3.1 s at 4. Values do not change.
+    if batch_size is None:
+        batch_size = 4 if torch.device(device).type == "cpu" else 32
     model = None
 
     def acts(images, key, side):

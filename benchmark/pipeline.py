@@ -214,6 +214,10 @@ def _run(req: RunRequest, *, store: Store | None = None, log=print) -> RunResult
             raise SpecError(str(exc)) from None
 
     device = str(resolve_device(req.device))
+    if profile.threads and device == "cpu":  # before any torch work; training reports what it used
+        import torch
+
+        torch.set_num_threads(profile.threads)
     budget = req.budget or profile.ao_budget
     said: list[str] = []  # said once the run's log is open
     if req.profile == "auto":  # before the run exists, so its record says which profile it ran with
@@ -365,6 +369,7 @@ def _train_and_evaluate(ctx: StageContext, test_sets: dict[str, Dataset], req: R
     ctx.result.notes["train"] = {k: tr[k] for k in ("epochs", "final_loss", "final_acc", "num_classes", "amp",
                                                     "loss", "label_smooth", "images_per_second", "world_size",
                                                     "device", "threads") if k in tr}
+    ctx.result.notes["train"]["input"] = tr.get("input", {})  # the input pipeline used (decoded store or JPEG)
     for name, m in out["metrics"].items():
         ctx.result.metrics[name] = Metrics(
             r1=m["r1"], r5=m["r5"], r10=m["r10"], map=m["map"], minp=m["minp"],

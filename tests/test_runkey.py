@@ -32,7 +32,7 @@ def test_the_key_covers_what_changes_a_result_and_only_that():
     assert _key().key == base.key  # deterministic
     for other in (_key(style="spgan"), _key(budget=500), _key(sets=["epochs=30"]), _key(sample_ids=10),
                   _key(style_bank="ffff"), _key(fingerprints={**FPS, "sim-finegpr": "zzzz"}),
-                  _key(sets=["fid_dims=64"]), _key(sets=["ao_method=gatys", "pso_iters=5"])):
+                  _key(sets=["fid_dims=192"]), _key(sets=["ao_method=gatys", "pso_iters=5"])):
         assert other.key != base.key
     assert _key(style="color").key == base.key  # cpu's own style, said or not
     assert _key(budget=2000).key == base.key  # cpu's own budget

@@ -20,11 +20,8 @@ import time
 import warnings
 from dataclasses import dataclass, field
 
-import numpy as np
-import torch
-
-from benchmark.reid.distance import compute_distance_matrix
-from benchmark.reid.evaluate import evaluate, evaluate_features
+# numpy, torch and the evaluator are imported inside the functions: registering
+# `perf eval` must not make every `aostbench` command pay torch's import (issue 19).
 
 
 @dataclass(frozen=True)
@@ -63,6 +60,9 @@ def make_split(size: Size, seed: int = 0, noise: float = 2.5, cam_shift: float =
     Query pids are drawn from 1..num_ids; the gallery holds every query id
     (plus ids no query has) and `distractor_share` of pid-0 images.
     """
+    import numpy as np
+    import torch
+
     gen = torch.Generator().manual_seed(seed)
     rng = np.random.default_rng(seed)
     centres = torch.randn(size.num_ids + 1, size.dims, generator=gen)
@@ -210,6 +210,12 @@ def run_eval_bench(size: Size, seed: int = 0, with_torchreid: bool = True, repea
     "Same numbers" compares both evaluators on the very same distance matrix
     (torchreid's); the chunked features path is compared as well.
     """
+    import numpy as np
+    import torch
+
+    from benchmark.reid.distance import compute_distance_matrix
+    from benchmark.reid.evaluate import evaluate, evaluate_features
+
     split = make_split(size, seed)
     ids = (split.q_pids, split.g_pids, split.q_camids, split.g_camids)
     metrics = _torchreid_metrics() if with_torchreid else None
@@ -253,6 +259,10 @@ def run_eval_bench(size: Size, seed: int = 0, with_torchreid: bool = True, repea
 
 def run_msmt_bench(seed: int = 0) -> EvalBench:
     """Ours only at MSMT17 size: chunked evaluation from features, with its peak extra memory."""
+    import torch
+
+    from benchmark.reid.evaluate import evaluate_features
+
     split = make_split(MSMT, seed)
     ids = (split.q_pids, split.g_pids, split.q_camids, split.g_camids)
     split_times: dict = {}

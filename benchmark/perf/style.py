@@ -24,8 +24,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-
 from benchmark.profiles import get_profile
 
 SOURCE = "sim-finegpr"
@@ -35,6 +33,8 @@ VARIANTS = ("ao", "color", "dat", "dat-whole-source", "dat-optics", "true-camera
 
 def _true_camera(selection, source, target, out_dir: Path, seed: int):
     """The selection re-rendered with the target twin's camera optics (sim- targets only)."""
+    import numpy as np
+
     from benchmark.aost.probe import render_settings
     from benchmark.aost.select import SELECT_PERSON0
     from benchmark.attributes import ENV_NAMES, ID_NAMES

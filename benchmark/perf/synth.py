@@ -11,7 +11,6 @@ import os
 import time
 from dataclasses import dataclass
 
-import numpy as np
 import typer
 
 GOAL_PER_S = 500.0  # crops/s at 128x64 (issue 2)
@@ -38,6 +37,8 @@ class RenderRate:
 def measure_render_rate(size: tuple[int, int] = (128, 64), n: int = 1000, seed: int = 0,
                         styled: bool = True) -> RenderRate:
     """Render n crops over varied identities and environments; time them (after one warm-up crop per scene)."""
+    import numpy as np
+
     from benchmark.synth import render_image, sample_identity_attrs
 
     rng = np.random.default_rng(seed)

@@ -65,6 +65,7 @@ class Profile:
     lr_steps: tuple[int, ...] = _f("epochs after which the lr is divided by 10 (each < epochs)")
     epochs: int = _f("training epochs")
     weight_decay: float = _f("Adam weight decay", 5e-4)
+    crop_pad: int = _f("training: zero-pad by this many pixels, then crop back at a random offset (0 = off)", 0)
     label_smooth: float = _f("label smoothing of the softmax loss (0 = the paper's plain CE)", 0.0)
     # evaluation
     dist_metric: str = _f("query-gallery distance: " + " | ".join(DIST_METRICS), "euclidean")
@@ -91,6 +92,8 @@ class Profile:
                            "present, else a seeded random net; the run records which was loaded)", "official")
     fid_dims: int = _f("FID feature block: " + " | ".join(map(str, FID_DIMS)), 2048)
     fid_max_images: int = _f("at most this many images per side of an FID", 5_000)
+    threads: int = _f("torch CPU threads of a run (0 = torch's default, one per core); CPU results repeat at a "
+                      "fixed count only", 0)
     base: str = _f("the built-in profile this one derives from (itself for a built-in)", "")
 
     def __post_init__(self) -> None:
@@ -271,6 +274,7 @@ def check(p: Profile) -> None:
     for key in ("height", "width"):
         need(getattr(p, key) >= 8, key, "at least 8 pixels")
     need(0.0 <= p.flip <= 1.0, "flip", "a probability in 0..1")
+    need(0 <= p.crop_pad < min(p.height, p.width), "crop_pad", "0 (off) or pixels fewer than the input's side")
     need(p.batch_size >= 2, "batch_size", "at least 2 (BatchNorm trains on 2+ images)")
     need(p.lr > 0, "lr", "a positive learning rate")
     need(p.epochs >= 1, "epochs", "at least 1")
@@ -296,6 +300,7 @@ def check(p: Profile) -> None:
     choice("fid_weights", FID_WEIGHTS)
     need(p.fid_dims in FID_DIMS, "fid_dims", "one of " + ", ".join(map(str, FID_DIMS)))
     need(p.fid_max_images >= 2, "fid_max_images", "at least 2")
+    need(p.threads >= 0, "threads", ">= 0 (0 = torch's default)")
 
 
 # -- building -------------------------------------------------------------------------------------

@@ -60,8 +60,11 @@ class ReidImages(TorchDataset):
     """Records as (image tensor, label, camid, index).
 
     `train=True`: labels are relabelled pids and images are flipped with
-    probability `flip`, decided per (seed, epoch, index). `train=False`: labels
-    are the raw pids, no augmentation (evaluation / feature extraction).
+    probability `flip`, then (pad > 0) zero-padded by `pad` pixels and cropped
+    back to height x width at a random offset, all decided per (seed, epoch,
+    index). `train=False`: labels are the raw pids, no augmentation
+    (evaluation / feature extraction). benchmark.reid.decoded reads the same
+    draws (`flips_of`, `offsets_of`) to augment whole batches.
     """
 
     def __init__(
@@ -74,11 +77,13 @@ class ReidImages(TorchDataset):
         flip: float = 0.0,
         seed: int = 0,
         pid_map: dict[int, int] | None = None,
+        pad: int = 0,
     ):
         self.records = list(records)
         self.height, self.width = height, width
         self.train = train
         self.flip = flip if train else 0.0
+        self.pad = int(pad) if train else 0
         self.seed = seed
         if train:
             if pid_map is None:
@@ -90,6 +95,7 @@ class ReidImages(TorchDataset):
             self.pid_map = None
             self.labels = [r.pid for r in self.records]
         self._flips = torch.zeros(len(self.records), dtype=torch.bool)
+        self._offsets = torch.full((len(self.records), 2), self.pad, dtype=torch.long)
         self.set_epoch(0)
 
     @property
@@ -97,10 +103,20 @@ class ReidImages(TorchDataset):
         return len(self.pid_map) if self.pid_map is not None else len(set(self.labels))
 
     def set_epoch(self, epoch: int) -> None:
-        """Fix this epoch's flips (a seeded draw, independent of any global RNG)."""
+        """Fix this epoch's flips and crop offsets (seeded draws, independent of any global RNG)."""
         if self.flip > 0:
             g = torch.Generator().manual_seed(_mix(self.seed, epoch, 0x5F1))
             self._flips = torch.rand(len(self.records), generator=g) < self.flip
+        if self.pad > 0:
+            g = torch.Generator().manual_seed(_mix(self.seed, epoch, 0xC0F))
+            self._offsets = torch.randint(0, 2 * self.pad + 1, (len(self.records), 2), generator=g)
+
+    def flips_of(self, idx: torch.Tensor) -> torch.Tensor:
+        return self._flips[idx]
+
+    def offsets_of(self, idx: torch.Tensor) -> torch.Tensor:
+        """(y, x) of each crop's top-left corner in the padded image."""
+        return self._offsets[idx]
 
     def __len__(self) -> int:
         return len(self.records)
@@ -110,6 +126,9 @@ class ReidImages(TorchDataset):
         im = load_image(rec.path, self.height, self.width)
         if self._flips[index]:
             im = TF.hflip(im)
+        if self.pad > 0:
+            oy, ox = (int(v) for v in self._offsets[index])
+            im = TF.crop(TF.pad(im, self.pad, fill=0), oy, ox, self.height, self.width)
         return to_normalized_tensor(im), self.labels[index], rec.camid, index
 
 

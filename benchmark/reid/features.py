@@ -7,6 +7,7 @@ every process (uneven shards are padded for the collective and trimmed).
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import torch
@@ -16,7 +17,7 @@ from torch.utils.data import DataLoader, Dataset, Subset
 from benchmark.datasets.records import Record
 from benchmark.profiles import Profile
 from benchmark.reid import distributed as D
-from benchmark.reid.data import eval_dataset
+from benchmark.reid.decoded import DecodedEvalImages, decoded_store, normalize_batch
 from benchmark.reid.models import unwrap
 
 Forward = Callable[[nn.Module, torch.Tensor], torch.Tensor]
@@ -49,6 +50,7 @@ def extract_features(
     num_workers: int = 0,
     split: str = "data",
     progress: bool = True,
+    prepare: Callable[[torch.Tensor], torch.Tensor] | None = None,
 ) -> torch.Tensor:
     """Features [N, D] (float32, CPU) of every item of `data`, in dataset order.
 
@@ -57,7 +59,8 @@ def extract_features(
     images) -> features` replaces the model call (FID / VGG hooks). With
     flip=True each feature is the mean of the image's and its mirror's.
     Under torchrun (world size > 1) the dataset is sharded and gathered.
-    `split` names the data in error messages (e.g. "query"). Raises
+    `split` names the data in error messages (e.g. "query"). `prepare` turns
+    each batch into the model's input on the device (e.g. uint8 -> normalised). Raises
     ValueError when a feature is NaN or infinite.
     """
     forward = forward or default_forward
@@ -89,6 +92,8 @@ def extract_features(
         with torch.no_grad(), prog.stage(f"features: {split}", len(loader.dataset), enabled=progress and D.is_main()) as bar:
             for batch in loader:
                 images = _images_of(batch).to(device, non_blocking=True)
+                if prepare is not None:
+                    images = prepare(images)
                 if images.dim() == 4:  # faster convolutions on CPU (oneDNN) and CUDA alike
                     images = images.contiguous(memory_format=torch.channels_last)
                 f = forward(net, images).float()
@@ -142,9 +147,12 @@ def extract_record_features(
     flip: bool | None = None,
     num_workers: int | None = None,
     split: str = "records",
+    input_cache: str | Path | bool | None = None,
 ) -> torch.Tensor:
     """Features of records resized to the profile's input (flip-averaged if profile.flip_test).
 
+    Images are decoded once into a uint8 store (benchmark.reid.decoded) under `input_cache`
+    (None: the cache root; False: in memory only) and normalised batch-wise on the device.
     num_workers=None: 0 on the CPU (decoding in the main process is cheapest there), up to 8
     image-decoding workers on CUDA, where decoding is the bottleneck (measured on an H200:
     about 200 images/s with none).
@@ -153,12 +161,13 @@ def extract_record_features(
         raise ValueError(f"cannot extract features of the {split} split: it is empty")
     if num_workers is None:
         num_workers = 0 if torch.device(device).type == "cpu" else min(8, os.cpu_count() or 1)
+    store = decoded_store(records, profile.height, profile.width, cache_dir=input_cache, num_workers=num_workers)
     return extract_features(
         model,
-        eval_dataset(records, profile.height, profile.width),
+        DecodedEvalImages(store),
         batch_size=batch_size or max(64, profile.batch_size),
         device=device,
         flip=profile.flip_test if flip is None else flip,
-        num_workers=num_workers,
         split=split,
+        prepare=normalize_batch,
     )

@@ -25,7 +25,6 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch.utils.data import DataLoader
 
 from benchmark import progress as prog
 from benchmark.datasets.records import Record
@@ -39,6 +38,7 @@ from benchmark.reid.checkpoint import (
     save_checkpoint,
 )
 from benchmark.reid.data import ReidImages, batches_per_epoch, check_train_records, per_process_batch, relabel, train_sampler
+from benchmark.reid.decoded import train_feed
 from benchmark.reid.models import build_reid_model, require_pretrained, save_trained_model, unwrap
 
 MODEL_NAME = "model.pth"
@@ -73,6 +73,7 @@ class TrainResult:
     threads: int = 0  # torch CPU threads this process trained with (CPU results depend on it)
     history: list[dict[str, float]] = field(default_factory=list)
     weights_use: dict | None = None  # the ImageNet file loaded: name, SHA-256, tensors (None from scratch)
+    input: dict[str, Any] = field(default_factory=dict)  # the input pipeline used (benchmark.reid.decoded)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -114,6 +115,8 @@ def _run_signature(profile: Profile, seed: int, fingerprint: str, num_classes: i
     keys = ("arch", "pretrained", "height", "width", "flip", "batch_size", "lr", "weight_decay", "lr_steps")
     sig = {k: profile.to_dict()[k] for k in keys}
     sig.update(seed=seed, data=fingerprint, num_classes=num_classes, label_smooth=label_smooth)
+    if profile.crop_pad:  # only when used: checkpoints written before the field existed still resume
+        sig["crop_pad"] = profile.crop_pad
     return sig
 
 
@@ -129,6 +132,8 @@ def train(
     max_epochs: int | None = None,
     num_workers: int | None = None,
     label_smooth: float | None = None,
+    input_pipeline: str = "decoded",
+    input_cache: str | Path | bool | None = None,
 ) -> TrainResult:
     """Train a re-ID model on `records` (the train split) with the profile's settings.
 
@@ -137,6 +142,9 @@ def train(
     with no checkpoint in `out_dir` starts from scratch. Raises
     MissingWeights before any work when the profile needs absent ImageNet
     weights, and ValueError when the train split is empty or has one identity.
+    `input_pipeline`: "decoded" (each image decoded once into a uint8 store under
+    `input_cache`, default the cache root; False: in memory only; augmentation
+    batched on the device) or "jpeg" (decode and augment per image every epoch).
     """
     require_pretrained(profile)  # fail before reading a single image
     records = list(records)
@@ -162,7 +170,8 @@ def train(
     model, info = build_reid_model(profile, num_classes)
     # channels_last: about 1.7x faster for OSNet on the CPU (oneDNN), and the layout tensor cores want
     model = model.to(dev, memory_format=torch.channels_last)
-    dataset = ReidImages(records, profile.height, profile.width, train=True, flip=profile.flip, seed=seed, pid_map=pid_map)
+    dataset = ReidImages(records, profile.height, profile.width, train=True, flip=profile.flip, seed=seed,
+                         pid_map=pid_map, pad=profile.crop_pad)
     sampler = train_sampler(len(dataset), seed, world, rank)
     local_batch = per_process_batch(profile.batch_size, world)
     n_batches, drop_last = batches_per_epoch(len(sampler), local_batch)
@@ -171,14 +180,13 @@ def train(
             f"the train split has too few images ({len(records)}) for {world} process(es): "
             "each training batch needs at least 2 images"
         )
-    loader = DataLoader(
-        dataset,
-        batch_size=local_batch if drop_last else len(sampler),
-        sampler=sampler,
-        drop_last=drop_last,
-        num_workers=num_workers,
-        pin_memory=dev.type == "cuda",
-    )
+    # decode once (under DDP rank 0 first, so the others read its store rather than decode too)
+    if world > 1 and not main:
+        D.barrier()
+    loader, input_facts = train_feed(dataset, sampler, local_batch if drop_last else len(sampler), drop_last, dev,
+                                     pipeline=input_pipeline, cache_dir=input_cache, num_workers=num_workers)
+    if world > 1 and main:
+        D.barrier()
     optimizer = torch.optim.Adam(model.parameters(), lr=profile.lr, weight_decay=profile.weight_decay)
     scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=list(profile.lr_steps), gamma=0.1)
     scaler = torch.amp.GradScaler("cuda", enabled=amp)
@@ -216,9 +224,7 @@ def train(
             lr_now = optimizer.param_groups[0]["lr"]
             sums = [0.0, 0.0, 0.0]  # loss * n, correct, n (this process)
             t_epoch = time.perf_counter()
-            for images, targets, _camids, _idx in loader:
-                images = images.to(dev, non_blocking=True, memory_format=torch.channels_last)
-                targets = targets.to(dev, non_blocking=True)
+            for images, targets in loader:  # on `dev`, augmented, channels_last
                 with torch.autocast(device_type=dev.type, dtype=torch.float16, enabled=amp):
                     logits = model(images)
                     loss = F.cross_entropy(logits.float(), targets, label_smoothing=eps)
@@ -278,6 +284,7 @@ def train(
         resumed_from_epoch=resumed_from,
         images_per_second=session_images / session_train_s if session_train_s > 0 else 0.0,
         history=history,
+        input=input_facts,
         threads=torch.get_num_threads(),
         weights_use=info.get("weights_use"),
     )
