@@ -34,6 +34,7 @@ class Profile:
     ao_input: tuple[int, int] = (256, 128)
     pso_particles: int = 40
     pso_iters: int = 100
+    ao_method: str = "gatys"  # how AO sees the target: benchmark.aost.methods.AO_METHODS
     # style transfer
     style: str = "spgan"  # "spgan" | "cyclegan" | "color" | "dat"
     style_size: tuple[int, int] = (256, 128)

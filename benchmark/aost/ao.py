@@ -54,6 +54,10 @@ SURROGATE_ROUNDS = 200
 # (Poisson hessians are predicted claims): weaker evidence is not split off, so attributes the
 # features cannot see (36 viewpoints at 64x32) stay near uniform instead of following noise.
 MIN_LEAF_IMAGES = 120
+# How AO sees the target (profile.ao_method): "gatys" is the paper's whole-image VGG style/content
+# distance (the default of every profile); "people" keeps its environment and estimates viewpoint and
+# the id attributes with source-trained classifiers and label-shift correction (benchmark.aost.people).
+AO_METHODS = ("gatys", "people")
 
 
 @dataclass
@@ -108,7 +112,35 @@ def optimise_attributes(
     rounds: int = ROUNDS,
     cache_root: Path | None = None,
 ) -> AOSearch:
-    """Probe, distances, surrogate and PSO: the optimised attribute distribution V* of `source` for `target`."""
+    """V* of `source` for `target` by the profile's `ao_method` (AO_METHODS; "gatys" is the paper's)."""
+    method = profile.ao_method
+    if method not in AO_METHODS:
+        raise ValueError(f"unknown ao_method {method!r}; expected one of {', '.join(AO_METHODS)}")
+    found = _optimise_gatys(source, target, profile, seed=seed, device=device, rounds=rounds, cache_root=cache_root)
+    found.details["method"] = method
+    if method == "gatys":
+        return found
+    from benchmark.aost.people import estimate_people
+
+    # people: the environment as gatys found it, the person attributes from classifiers + label shift
+    people, details, costs = estimate_people(source, target, profile, seed=seed, target_images=target_images,
+                                             cache_root=cache_root)
+    v_star = {a: (people[a] if a in people else p) for a, p in found.v_star.items()}
+    return AOSearch(v_star, found.attributes, found.surrogate_r2, {**found.costs, **costs}, found.vgg_weights,
+                    {**found.details, **details})
+
+
+def _optimise_gatys(
+    source: Dataset,
+    target: Dataset,
+    profile: Profile,
+    *,
+    seed: int = 0,
+    device: str = "cpu",
+    rounds: int = ROUNDS,
+    cache_root: Path | None = None,
+) -> AOSearch:
+    """Probe, distances, surrogate and PSO: the paper's V* of `source` for `target`."""
     from benchmark.datasets import fingerprint
 
     if profile.ao_vgg_weights == "imagenet":

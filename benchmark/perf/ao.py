@@ -22,6 +22,79 @@ from pathlib import Path
 from benchmark.profiles import get_profile
 
 SOURCE = "sim-finegpr"
+AO_METHOD_NAMES = ("gatys", "people")  # benchmark.aost.ao.AO_METHODS (not imported here: it pulls in torch)
+# the table's columns: single attributes, then groups (ratio of summed TVs)
+COLUMNS = (("weather", "weather"), ("illumination", "illum."), ("scene", "scene"), ("viewpoint", "viewpoint"),
+           ("upper_colour", "upper col."), ("lower_colour", "lower col."), ("other_id", "other id (11)"),
+           ("all", "all (17)"))
+NEAR_UNIFORM = 0.05  # TV(uniform, prior) below this: the ratio says nothing
+
+
+def _split(text: str, kind):
+    return [kind(x.strip()) for x in text.split(",") if x.strip()]
+
+
+def _fmt_ratio(tv: float, tv_uniform: float) -> str:
+    return "-" if tv_uniform < NEAR_UNIFORM else f"{tv / tv_uniform:.2f}"
+
+
+def compare_recovery(targets, methods, seeds, profile_name: str = "cpu", *, data_root: Path | None = None,
+                     device: str = "cpu", on_run=None) -> list[dict]:
+    """measure_recovery for every target x method x seed; each method keeps its own feature cache.
+
+    Every run dict carries its wall seconds and whether its features came from the cache ("warm").
+    """
+    from benchmark.aost.recovery import measure_recovery
+
+    base = get_profile(profile_name)
+    runs = []
+    with tempfile.TemporaryDirectory(prefix="aost-recovery-") as tmp:
+        root = Path(data_root) if data_root is not None else Path(tmp) / "data"
+        for name in targets:
+            for s in seeds:
+                for m in methods:
+                    r = measure_recovery(name, base.with_(ao_method=m), data_root=root, seed=s, device=device,
+                                         cache_root=Path(tmp) / f"cache-{m}")
+                    r["method"] = m
+                    r["warm"] = any(r.get("cached", {}).values())
+                    runs.append(r)
+                    if on_run is not None:
+                        on_run(r)
+    return runs
+
+
+def group_ratio(attrs: dict, names) -> tuple[float, float]:
+    """Summed TV(V*) and summed TV(uniform) over the named attributes."""
+    names = [a for a in names if a in attrs]
+    return sum(attrs[a]["tv"] for a in names), sum(attrs[a]["tv_uniform"] for a in names)
+
+
+def summarise(runs: list[dict]) -> list[dict]:
+    """One row per (target, method): each column's ratio as min-max over the seeds, and the mean wall time."""
+    from benchmark.attributes import ID_NAMES
+
+    other = [a for a in ID_NAMES if a not in ("upper_colour", "lower_colour")]
+    keys = list(dict.fromkeys((r["target"], r["method"]) for r in runs))
+    rows = []
+    for i, (target, method) in enumerate(keys):
+        mine = [r for r in runs if (r["target"], r["method"]) == (target, method)]
+        cells = []
+        for key, _ in COLUMNS:
+            pairs = []
+            for r in mine:
+                a = r["attributes"]
+                names = other if key == "other_id" else list(a) if key == "all" else [key]
+                pairs.append(group_ratio(a, names))
+            if not pairs or min(u for _, u in pairs) < NEAR_UNIFORM:
+                cells.append("-")
+                continue
+            ratios = [tv / u for tv, u in pairs]
+            lo, hi = min(ratios), max(ratios)
+            cells.append(f"{lo:.2f}" if abs(hi - lo) < 0.005 else f"{lo:.2f}-{hi:.2f}")
+        seconds = sum(r["seconds"] for r in mine) / len(mine)
+        last = i + 1 == len(keys) or keys[i + 1][0] != target
+        rows.append({"target": target, "method": method, "cells": cells, "seconds": f"{seconds:.0f}", "last": last})
+    return rows
 
 
 def time_ao(target: str, profile_name: str = "cpu", *, seed: int = 0, data_root: Path | None = None,
@@ -98,29 +171,54 @@ def register(perf_app) -> None:
 
     @perf_app.command("ao-recovery")
     def recovery_cmd(
-        targets: str = typer.Option("sim-market1501,sim-dukemtmc,sim-cuhk03", "--targets", help="Comma-separated target twins."),
+        targets: str = typer.Option("sim-market1501,sim-dukemtmc,sim-cuhk03", "--targets",
+                                    help="Comma-separated target twins: built-in ones, or user twins under --data-root "
+                                         "(written by `aostbench data make my.toml --root DIR`)."),
+        methods: str = typer.Option(",".join(AO_METHOD_NAMES), "--methods", help="Comma-separated AO methods to compare."),
         profile: str = typer.Option("cpu", "--profile"),
         seeds: str = typer.Option("0", "--seeds", help="Comma-separated seeds."),
         data_root: Path = typer.Option(None, "--data-root", help="Folder with the twins (default: a temporary one)."),
         device: str = typer.Option("cpu", "--device"),
+        json_out: Path = typer.Option(None, "--json", help="Also write every measurement to this JSON file."),
+        per_attribute: bool = typer.Option(False, "--per-attribute", help="Also print every attribute of every run."),
     ) -> None:
-        """TV between V* and each twin's true prior, against the uniform distribution's TV."""
-        from benchmark.aost.recovery import measure_recovery
+        """Methods side by side: TV(V*, the twin's true prior) / TV(uniform, prior) per attribute, and wall time."""
+        import json
 
         console = Console()
-        prof = get_profile(profile)
-        with tempfile.TemporaryDirectory(prefix="aost-recovery-") as tmp:
-            root = Path(data_root) if data_root is not None else Path(tmp) / "data"
-            for name in [t.strip() for t in targets.split(",") if t.strip()]:
-                for s in [int(x) for x in seeds.split(",") if x.strip()]:
-                    r = measure_recovery(name, prof, data_root=root, seed=s, device=device, cache_root=Path(tmp) / "cache")
-                    table = Table(title=f"{name}, seed {s}: TV(V*, true prior) vs TV(uniform, true prior)")
-                    table.add_column("attribute")
-                    table.add_column("V*", justify="right")
-                    table.add_column("uniform", justify="right")
-                    for a, row in r["attributes"].items():
-                        table.add_row(a, f"{row['tv']:.3f}", f"{row['tv_uniform']:.3f}")
-                    for group, label in (("", "mean (all)"), ("_env", "mean (env)"), ("_id", "mean (id)")):
-                        table.add_row(label, f"{r['mean_tv' + group]:.3f}", f"{r['mean_tv' + group + '_uniform']:.3f}")
-                    console.print(table)
-                    console.print(f"VGG {r['vgg_weights']}, surrogate CV R^2 {r['surrogate_r2']:.3f}, {r['seconds']:.0f} s")
+        try:
+            names = _split(targets, str)
+            method_list = _split(methods, str)
+            seed_list = _split(seeds, int)
+        except ValueError as exc:
+            raise typer.BadParameter(f"--seeds: {exc}") from None
+        bad = [m for m in method_list if m not in AO_METHOD_NAMES]
+        if bad:
+            raise typer.BadParameter(f"unknown AO method(s) {', '.join(bad)}; expected {', '.join(AO_METHOD_NAMES)}")
+        runs = compare_recovery(names, method_list, seed_list, profile, data_root=data_root, device=device,
+                                on_run=lambda r: console.print(
+                                    f"  {r['target']} {r['method']} seed {r['seed']}: {r['seconds']:.0f} s"
+                                    f"{' (features cached)' if r['warm'] else ''}", markup=False))
+        if json_out is not None:
+            json_out.write_text(json.dumps(runs, indent=1, default=str))
+        if per_attribute:
+            for r in runs:
+                t = Table(title=f"{r['target']}, {r['method']}, seed {r['seed']}: TV(V*, prior) vs TV(uniform, prior)")
+                for col in ("attribute", "V*", "uniform", "ratio"):
+                    t.add_column(col, justify="left" if col == "attribute" else "right")
+                for a, row in r["attributes"].items():
+                    t.add_row(a, f"{row['tv']:.3f}", f"{row['tv_uniform']:.3f}", _fmt_ratio(row["tv"], row["tv_uniform"]))
+                console.print(t)
+        table = Table(title=f"AO recovery, profile {profile}, seeds {seeds}: TV(V*, true prior) / TV(uniform, true prior) "
+                            "(1.0 = no better than uniform; '-' where the prior is near uniform)")
+        table.add_column("target")
+        table.add_column("method")
+        for _, label in COLUMNS:
+            table.add_column(label, justify="right")
+        table.add_column("wall s", justify="right")
+        for row in summarise(runs):
+            table.add_row(row["target"], row["method"], *row["cells"], row["seconds"], end_section=row["last"])
+        console.print(table)
+        console.print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at the end (a shared machine adds "
+                      "wall time; a method's first run per seed renders and fits what later targets reuse).",
+                      markup=False)
