@@ -9,19 +9,25 @@ estimates the person attributes (viewpoint and the 13 id attributes) so:
 
 1. a balanced set of labeled source images (rendered for sim- sources, as the
    probe), split into a training and a calibration part;
-2. one small CNN with a head per attribute, its features pooled over four
-   horizontal bands (head and shoulders, torso, hips, legs: re-ID crops put
-   the body parts at predictable heights). Each training batch passes through
-   a random generic "camera" (colour gains, gamma, contrast, saturation,
-   resolution loss, blur, noise, box jitter), so the classifier does not rely
-   on the clean source look; nothing of the target's cameras is used;
-3. the source confusion matrix C_a[j, y] = E[softmax_j | true value y] on the
-   calibration part (the same random cameras);
+2. one small CNN with a head per attribute, its features pooled over a grid
+   of four heights (head and shoulders, torso, hips, legs: re-ID crops put the
+   body parts at predictable heights) by left/right halves. Viewpoint is predicted as 12 sectors of 30 degrees, and a
+   mirrored image is trained with the mirrored sector. Each training batch
+   passes through a random generic "camera" (colour gains, gamma, contrast,
+   saturation, resolution loss, blur, noise, box jitter), so the classifier
+   does not rely on the clean source look; nothing of the target's cameras is
+   used;
+3. the source confusion matrix C_a[j, y] = E[softmax_j | true class y] on the
+   calibration part (the same random cameras), and how far one camera alone
+   moves the mean prediction of the calibration part (its labels fixed);
 4. the mean prediction mu_a on unlabeled target images. Under label shift
    (P(image | value) the same in both domains) mu_a = C_a q_a, so the target's
    distribution q_a solves that system (black-box shift estimation, BBSE);
-   it is solved on the simplex with a small pull to uniform, which keeps an
-   attribute the classifier cannot see (columns of C alike) at uniform.
+   it is solved on the simplex with a pull to uniform in proportion to that
+   camera noise over the expected signal, which keeps what the classifier
+   cannot tell apart (columns of C alike) near uniform. A classifier whose
+   calibration accuracy is not well above chance (LIFT) is not used: that
+   attribute keeps the `gatys` V*.
 
 Only the labeled source and the target's image files are read; never the
 target's labels or a twin's prior. The trained classifier and C are cached
@@ -46,16 +52,17 @@ TRAIN_PER_PROBE = 4  # labeled source images per probe image of the profile (cpu
 CALIBRATION_SHARE = 0.25  # of those, held out for the confusion matrices
 TARGET_PER_TARGET_IMAGE = 8  # unlabeled target images per profile.ao_target_images (cpu: up to 1,600)
 EPOCHS = 14
+MIN_STEPS = 300  # small probes (the smoke profile) still get enough updates to learn colours
 BATCH = 64
 LR = 3e-3
 WIDTHS = (16, 32, 64)
 BANDS = (4, 2)  # pooling grid: 4 heights (head, torso, hips, legs) x left/right halves (viewpoint cues)
-VIEW_SIGMA_DEG = 10.0  # viewpoint targets spread over neighbouring angles (the heads learn that 10 deg apart is close)
+LIFT = 0.35  # a classifier is used when its calibration accuracy is this far from chance towards 1; else gatys's V*
 VIEW_SECTORS = 12  # viewpoint is estimated per 30-degree sector (36 classes make C too ill-conditioned)
 SHARED_CAMERAS = 4  # one-camera passes over the calibration images: how far a camera alone moves mu
 SIGNAL = 0.1  # the expected |q - uniform|^2 of a target that departs from uniform
 MIN_PULL = 1e-3
-CODE_VERSION = 2  # bump when training or calibration changes (the cache key)
+CODE_VERSION = 5  # bump when training or calibration changes (the cache key)
 
 
 # --- images --------------------------------------------------------------------------------
@@ -185,25 +192,28 @@ class PartNet(nn.Module):
         return [h(z) for h in self.heads]
 
 
-def _mirror_codes() -> torch.Tensor:
-    """MIRROR[i]: the 0-based viewpoint code of the mirrored heading of code i (angle a -> -a)."""
-    n = BY_NAME["viewpoint"].n
-    angle = (90 + 10 * torch.arange(n)) % 360
-    return (((360 - angle) % 360 - 90) % 360) // 10
+def n_classes(attr: str) -> int:
+    """What a head predicts: the codes, or for viewpoint 12 sectors of 30 degrees (3 codes each)."""
+    return VIEW_SECTORS if attr == "viewpoint" else BY_NAME[attr].n
 
 
-MIRROR = _mirror_codes()
-
-
-def _soft_targets(attr: str, labels: torch.Tensor, n: int) -> torch.Tensor:
-    """One-hot targets; viewpoint's spread over the circle of angles (10 deg per code)."""
+def classes_of(attr: str, codes: np.ndarray) -> np.ndarray:
+    """0-based class of 1-based codes."""
+    codes = np.asarray(codes) - 1
     if attr != "viewpoint":
-        return F.one_hot(labels, n).float()
-    k = torch.arange(n)
-    d = (k[None] - labels[:, None]).abs()
-    d = torch.minimum(d, n - d).float() * (360.0 / n)
-    t = torch.exp(-(d**2) / (2 * VIEW_SIGMA_DEG**2))
-    return t / t.sum(1, keepdim=True)
+        return codes
+    w = BY_NAME[attr].n // VIEW_SECTORS
+    return ((codes + w // 2) // w) % VIEW_SECTORS
+
+
+def _mirror_sectors() -> torch.Tensor:
+    """MIRROR[s]: the viewpoint sector of the mirrored heading (angle a -> -a; sector s is centred on 90 + 30 s deg)."""
+    step = 360 // VIEW_SECTORS
+    angle = (90 + step * torch.arange(VIEW_SECTORS)) % 360
+    return (((360 - angle) % 360 - 90) % 360) // step
+
+
+MIRROR = _mirror_sectors()
 
 
 def train_classifier(images: torch.Tensor, codes: np.ndarray, attributes: Sequence[str], seed: int,
@@ -211,12 +221,13 @@ def train_classifier(images: torch.Tensor, codes: np.ndarray, attributes: Sequen
     """Fit PartNet on uint8 images with 1-based codes [n, len(attributes)], a random camera per batch."""
     torch.manual_seed(seed)  # initial weights and dropout
     gen = torch.Generator().manual_seed(seed + 1)
-    sizes = [BY_NAME[a].n for a in attributes]
+    sizes = [n_classes(a) for a in attributes]
     net = PartNet(sizes)
-    labels = torch.as_tensor(np.asarray(codes) - 1, dtype=torch.long)
-    targets = [_soft_targets(a, labels[:, j], n) for j, (a, n) in enumerate(zip(attributes, sizes))]
+    labels = [torch.as_tensor(classes_of(a, codes[:, j]), dtype=torch.long) for j, a in enumerate(attributes)]
     opt = torch.optim.Adam(net.parameters(), lr=LR, weight_decay=1e-4)
-    steps = epochs * max(1, -(-len(images) // BATCH))
+    per_epoch = max(1, -(-len(images) // BATCH))
+    epochs = max(epochs, -(-MIN_STEPS // per_epoch))
+    steps = epochs * per_epoch
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=LR, total_steps=steps, pct_start=0.2)
     net.train()
     for _ in range(epochs):
@@ -230,11 +241,11 @@ def train_classifier(images: torch.Tensor, codes: np.ndarray, attributes: Sequen
             x = torch.where(flip.view(-1, 1, 1, 1), x.flip(3), x)
             out = net(x)
             loss = 0.0
-            for a, o, t in zip(attributes, out, targets):
-                tt = t[idx]
+            for a, o, y in zip(attributes, out, labels):
+                yy = y[idx]
                 if a == "viewpoint":
-                    tt = torch.where(flip.view(-1, 1), tt[:, MIRROR], tt)
-                loss = loss + -(tt * F.log_softmax(o, 1)).sum(1).mean()
+                    yy = torch.where(flip, MIRROR[yy], yy)
+                loss = loss + F.cross_entropy(o, yy)
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -292,13 +303,10 @@ def label_shift(c: np.ndarray, mu: np.ndarray, pull: float = MIN_PULL, iters: in
 
 
 def groups(attr: str) -> np.ndarray:
-    """[n_codes, n_groups] 0/1: the classes label shift is estimated over (viewpoint: sectors, else the codes)."""
+    """[n_codes, n_classes] 0/1: which class each code belongs to."""
     n = BY_NAME[attr].n
-    if attr != "viewpoint":
-        return np.eye(n)
-    w = n // VIEW_SECTORS
-    g = np.zeros((n, VIEW_SECTORS))
-    g[np.arange(n), ((np.arange(n) + w // 2) // w) % VIEW_SECTORS] = 1.0
+    g = np.zeros((n, n_classes(attr)))
+    g[np.arange(n), classes_of(attr, np.arange(1, n + 1))] = 1.0
     return g
 
 
@@ -325,7 +333,7 @@ def _state_arrays(net: PartNet) -> dict[str, np.ndarray]:
 
 
 def _load_net(arrays: dict[str, np.ndarray], attributes: Sequence[str]) -> PartNet:
-    net = PartNet([BY_NAME[a].n for a in attributes])
+    net = PartNet([n_classes(a) for a in attributes])
     net.load_state_dict({k[2:]: torch.from_numpy(np.array(v)) for k, v in arrays.items() if k.startswith("w:")})
     return net.eval()
 
@@ -368,11 +376,10 @@ def estimate_people(source: Dataset, target: Dataset, profile, *, seed: int = 0,
         shared = [predict(net, random_camera(images[cal], gen, shared=True)) for _ in range(SHARED_CAMERAS)]
         out = _state_arrays(net)
         for j, a in enumerate(attributes):
-            g = groups(a)
-            labels = g[codes[cal, j] - 1].argmax(1) + 1  # 1-based group of each image
-            out[f"C:{a}"] = confusion(probs[j] @ g, labels, g.shape[1])
-            out[f"acc:{a}"] = np.asarray(float((probs[j].argmax(1) + 1 == codes[cal, j]).mean()))
-            mus = np.stack([sh[j].mean(0) @ g for sh in shared])
+            labels = classes_of(a, codes[cal, j])
+            out[f"C:{a}"] = confusion(probs[j], labels + 1, n_classes(a))
+            out[f"acc:{a}"] = np.asarray(float((probs[j].argmax(1) == labels).mean()))
+            mus = np.stack([sh[j].mean(0) for sh in shared])
             out[f"noise:{a}"] = np.asarray(float(((mus - mus.mean(0)) ** 2).sum(1).mean()))
         timings["people_calibration_seconds"] = time.perf_counter() - t
         return out
@@ -389,12 +396,12 @@ def estimate_people(source: Dataset, target: Dataset, profile, *, seed: int = 0,
     estimates, per_attr = {}, {}
     for j, a in enumerate(attributes):
         c = np.asarray(arrays[f"C:{a}"], dtype=np.float64)
-        mu = probs[j].mean(0) @ groups(a)
+        acc, chance = float(arrays[f"acc:{a}"]), 1.0 / n_classes(a)
         lam = pull(float(arrays[f"noise:{a}"]), len(timgs))
-        q = expand(a, label_shift(c, mu, lam))
-        estimates[a] = [float(x) for x in q]
-        per_attr[a] = {"calibration_accuracy": float(arrays[f"acc:{a}"]), "chance": 1.0 / BY_NAME[a].n,
-                       "pull": lam}
+        used = (acc - chance) / (1.0 - chance) >= LIFT
+        if used:
+            estimates[a] = [float(x) for x in expand(a, label_shift(c, probs[j].mean(0), lam))]
+        per_attr[a] = {"calibration_accuracy": acc, "chance": chance, "pull": lam, "used": bool(used)}
     details = {"people_attributes": list(attributes), "people_target_images": len(timgs),
                "people_source_images": n, "people_cached": cached, "people": per_attr, **timings}
     return estimates, details, costs

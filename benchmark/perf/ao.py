@@ -39,7 +39,7 @@ def _fmt_ratio(tv: float, tv_uniform: float) -> str:
 
 
 def compare_recovery(targets, methods, seeds, profile_name: str = "cpu", *, data_root: Path | None = None,
-                     device: str = "cpu", on_run=None) -> list[dict]:
+                     cache: Path | None = None, device: str = "cpu", on_run=None) -> list[dict]:
     """measure_recovery for every target x method x seed; each method keeps its own feature cache.
 
     Every run dict carries its wall seconds and whether its features came from the cache ("warm").
@@ -54,7 +54,7 @@ def compare_recovery(targets, methods, seeds, profile_name: str = "cpu", *, data
             for s in seeds:
                 for m in methods:
                     r = measure_recovery(name, base.with_(ao_method=m), data_root=root, seed=s, device=device,
-                                         cache_root=Path(tmp) / f"cache-{m}")
+                                         cache_root=Path(cache or tmp) / f"cache-{m}")
                     r["method"] = m
                     r["warm"] = any(r.get("cached", {}).values())
                     runs.append(r)
@@ -180,12 +180,14 @@ def register(perf_app) -> None:
         data_root: Path = typer.Option(None, "--data-root", help="Folder with the twins (default: a temporary one)."),
         device: str = typer.Option("cpu", "--device"),
         json_out: Path = typer.Option(None, "--json", help="Also write every measurement to this JSON file."),
+        cache: Path = typer.Option(None, "--cache", help="Keep features and classifiers here between invocations "
+                                                         "(default: a temporary folder; wall times are then warm)."),
         per_attribute: bool = typer.Option(False, "--per-attribute", help="Also print every attribute of every run."),
     ) -> None:
         """Methods side by side: TV(V*, the twin's true prior) / TV(uniform, prior) per attribute, and wall time."""
         import json
 
-        console = Console()
+        console = Console(width=max(Console().width, 140))
         try:
             names = _split(targets, str)
             method_list = _split(methods, str)
@@ -195,7 +197,7 @@ def register(perf_app) -> None:
         bad = [m for m in method_list if m not in AO_METHOD_NAMES]
         if bad:
             raise typer.BadParameter(f"unknown AO method(s) {', '.join(bad)}; expected {', '.join(AO_METHOD_NAMES)}")
-        runs = compare_recovery(names, method_list, seed_list, profile, data_root=data_root, device=device,
+        runs = compare_recovery(names, method_list, seed_list, profile, data_root=data_root, cache=cache, device=device,
                                 on_run=lambda r: console.print(
                                     f"  {r['target']} {r['method']} seed {r['seed']}: {r['seconds']:.0f} s"
                                     f"{' (features cached)' if r['warm'] else ''}", markup=False))
