@@ -16,7 +16,8 @@ estimates the person attributes (viewpoint and the 13 id attributes) so:
    passes through a random generic "camera" (colour gains, gamma, contrast,
    saturation, resolution loss, blur, noise, box jitter), so the classifier
    does not rely on the clean source look; nothing of the target's cameras is
-   used;
+   used. The viewpoint head reads the coarse pixels (per-image standardised)
+   linearly: the conv features, trained jointly, did not learn heading;
 3. the source confusion matrix C_a[j, y] = E[softmax_j | true class y] on the
    calibration part (the same random cameras), and how far one camera alone
    moves the mean prediction of the calibration part (its labels fixed);
@@ -26,8 +27,8 @@ estimates the person attributes (viewpoint and the 13 id attributes) so:
    it is solved on the simplex with a pull to uniform in proportion to that
    camera noise over the expected signal, which keeps what the classifier
    cannot tell apart (columns of C alike) near uniform. A classifier whose
-   calibration accuracy is not well above chance (LIFT) is not used: that
-   attribute keeps the `gatys` V*.
+   confusion columns hardly differ (SEPARATION) is not used: that attribute
+   keeps the `gatys` V*.
 
 Only the labeled source and the target's image files are read; never the
 target's labels or a twin's prior. The trained classifier and C are cached
@@ -57,12 +58,13 @@ BATCH = 64
 LR = 3e-3
 WIDTHS = (16, 32, 64)
 BANDS = (4, 2)  # pooling grid: 4 heights (head, torso, hips, legs) x left/right halves (viewpoint cues)
-LIFT = 0.35  # a classifier is used when its calibration accuracy is this far from chance towards 1; else gatys's V*
+SEPARATION = 0.15  # a classifier is used when its confusion columns differ this much (mean pairwise TV); else gatys's V*
+VIEW_PIXELS = (32, 16)  # the viewpoint head is linear in the image's coarse pixels (measured: it sees heading, conv features did not)
 VIEW_SECTORS = 12  # viewpoint is estimated per 30-degree sector (36 classes make C too ill-conditioned)
 SHARED_CAMERAS = 4  # one-camera passes over the calibration images: how far a camera alone moves mu
 SIGNAL = 0.1  # the expected |q - uniform|^2 of a target that departs from uniform
 MIN_PULL = 1e-3
-CODE_VERSION = 5  # bump when training or calibration changes (the cache key)
+CODE_VERSION = 6  # bump when training or calibration changes (the cache key)
 
 
 # --- images --------------------------------------------------------------------------------
@@ -170,8 +172,9 @@ def plain(x: torch.Tensor) -> torch.Tensor:
 class PartNet(nn.Module):
     """Three conv stages, features averaged over horizontal bands (and max over the crop), a head per attribute."""
 
-    def __init__(self, sizes: Sequence[int]):
+    def __init__(self, sizes: Sequence[int], pixel_heads: Sequence[bool] | None = None):
         super().__init__()
+        self.pixel_heads = list(pixel_heads or [False] * len(sizes))
         layers, c = [], 3
         for k, w in enumerate(WIDTHS):
             layers += [nn.Conv2d(c, w, 3, padding=1, bias=False), nn.BatchNorm2d(w), nn.ReLU(inplace=True)]
@@ -182,14 +185,22 @@ class PartNet(nn.Module):
         self.body = nn.Sequential(*layers)
         dim = c * (BANDS[0] * BANDS[1] + 1)
         self.drop = nn.Dropout(0.2)
-        self.heads = nn.ModuleList(nn.Linear(dim, n) for n in sizes)
+        pix = 3 * VIEW_PIXELS[0] * VIEW_PIXELS[1]
+        self.heads = nn.ModuleList(nn.Linear(pix if p else dim, n) for n, p in zip(sizes, self.pixel_heads))
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         f = self.body(x)
         bands = F.adaptive_avg_pool2d(f, BANDS).flatten(1)
         whole = F.adaptive_max_pool2d(f, 1).flatten(1)
         z = self.drop(torch.cat([bands, whole], 1))
-        return [h(z) for h in self.heads]
+        out = []
+        for head, on_pixels in zip(self.heads, self.pixel_heads):
+            if on_pixels:  # per-image standardised, so a camera's brightness and contrast do not move it
+                p = F.adaptive_avg_pool2d(x, VIEW_PIXELS).flatten(1)
+                out.append(head((p - p.mean(1, keepdim=True)) / (p.std(1, keepdim=True) + 1e-3)))
+            else:
+                out.append(head(z))
+        return out
 
 
 def n_classes(attr: str) -> int:
@@ -216,13 +227,22 @@ def _mirror_sectors() -> torch.Tensor:
 MIRROR = _mirror_sectors()
 
 
+def _new_net(attributes: Sequence[str]) -> PartNet:
+    return PartNet([n_classes(a) for a in attributes], [a == "viewpoint" for a in attributes])
+
+
+def separation(c: np.ndarray) -> float:
+    """Mean TV between the columns of a confusion matrix: 0 when the classifier cannot tell the classes apart."""
+    n = c.shape[1]
+    return float(np.mean([0.5 * np.abs(c[:, i] - c[:, j]).sum() for i in range(n) for j in range(i + 1, n)]))
+
+
 def train_classifier(images: torch.Tensor, codes: np.ndarray, attributes: Sequence[str], seed: int,
                      epochs: int = EPOCHS) -> PartNet:
     """Fit PartNet on uint8 images with 1-based codes [n, len(attributes)], a random camera per batch."""
     torch.manual_seed(seed)  # initial weights and dropout
     gen = torch.Generator().manual_seed(seed + 1)
-    sizes = [n_classes(a) for a in attributes]
-    net = PartNet(sizes)
+    net = _new_net(attributes)
     labels = [torch.as_tensor(classes_of(a, codes[:, j]), dtype=torch.long) for j, a in enumerate(attributes)]
     opt = torch.optim.Adam(net.parameters(), lr=LR, weight_decay=1e-4)
     per_epoch = max(1, -(-len(images) // BATCH))
@@ -333,7 +353,7 @@ def _state_arrays(net: PartNet) -> dict[str, np.ndarray]:
 
 
 def _load_net(arrays: dict[str, np.ndarray], attributes: Sequence[str]) -> PartNet:
-    net = PartNet([n_classes(a) for a in attributes])
+    net = _new_net(attributes)
     net.load_state_dict({k[2:]: torch.from_numpy(np.array(v)) for k, v in arrays.items() if k.startswith("w:")})
     return net.eval()
 
@@ -398,10 +418,11 @@ def estimate_people(source: Dataset, target: Dataset, profile, *, seed: int = 0,
         c = np.asarray(arrays[f"C:{a}"], dtype=np.float64)
         acc, chance = float(arrays[f"acc:{a}"]), 1.0 / n_classes(a)
         lam = pull(float(arrays[f"noise:{a}"]), len(timgs))
-        used = (acc - chance) / (1.0 - chance) >= LIFT
-        if used:
+        sep = separation(c)
+        if sep >= SEPARATION:
             estimates[a] = [float(x) for x in expand(a, label_shift(c, probs[j].mean(0), lam))]
-        per_attr[a] = {"calibration_accuracy": acc, "chance": chance, "pull": lam, "used": bool(used)}
+        per_attr[a] = {"calibration_accuracy": acc, "chance": chance, "separation": sep, "pull": lam,
+                       "used": sep >= SEPARATION}
     details = {"people_attributes": list(attributes), "people_target_images": len(timgs),
                "people_source_images": n, "people_cached": cached, "people": per_attr, **timings}
     return estimates, details, costs
