@@ -6,8 +6,11 @@ features, target VGG features, surrogate fits, PSO, selection), then a warm
 run with another budget (the cached features are reused). The goal is the
 whole cold stage under 5 minutes on a 2-core machine at the cpu profile.
 
-perf ao-recovery: TV(V*, the twin's true prior) against TV(uniform, prior),
-per attribute and averaged, for each target twin and seed.
+perf ao-recovery: the AO methods side by side (`gatys`, the paper's; `people`,
+benchmark.aost.people) on every target twin given, built-in or written from a
+user's spec: per attribute TV(V*, the twin's true prior) / TV(uniform, prior)
+(1.0 = no better than uniform), as min-max over the seeds, and wall time. The
+prior is read only to score V*.
 
 Twins are generated (demo scale) in a temporary folder unless --data-root
 names a folder that has them (missing ones are generated there).
@@ -98,29 +101,31 @@ def summarise(runs: list[dict]) -> list[dict]:
 
 
 def time_ao(target: str, profile_name: str = "cpu", *, seed: int = 0, data_root: Path | None = None,
-            budget: int | None = None, device: str = "cpu") -> dict:
+            budget: int | None = None, device: str = "cpu", method: str | None = None) -> dict:
     """Cold then warm AO run; returns the per-sub-stage seconds of both and the machine's context."""
     from benchmark.aost.ao import run_ao
-    from benchmark.aost.recovery import ensure_twin
-    from benchmark.datasets import load_dataset
+    from benchmark.aost.recovery import ensure_twin, load_twin
 
     profile = get_profile(profile_name)
+    if method:
+        profile = profile.with_(ao_method=method)
     budget = budget or profile.ao_budget
     with tempfile.TemporaryDirectory(prefix="aost-perf-") as tmp:
         tmp_path = Path(tmp)
         root = Path(data_root) if data_root is not None else tmp_path / "data"
         t0 = time.perf_counter()
         for name in (SOURCE, target):
-            ensure_twin(name, root)
+            if not (root / name / "twin.toml").is_file():
+                ensure_twin(name, root)
         twins_seconds = time.perf_counter() - t0
-        source_ds, target_ds = load_dataset(SOURCE, root), load_dataset(target, root)
+        source_ds, target_ds = load_twin(SOURCE, root), load_twin(target, root)
         cache = tmp_path / "cache"
         cold = run_ao(source_ds, target_ds, profile, budget=budget, seed=seed, work_dir=tmp_path / "cold",
                       device=device, cache_root=cache)
         warm = run_ao(source_ds, target_ds, profile, budget=max(1, budget // 2), seed=seed, work_dir=tmp_path / "warm",
                       device=device, cache_root=cache)
     return {
-        "target": target, "profile": profile.name, "budget": budget, "seed": seed,
+        "target": target, "profile": profile.name, "method": profile.ao_method, "budget": budget, "seed": seed,
         "cold": cold.costs, "warm": warm.costs, "warm_budget": max(1, budget // 2),
         "twin_generation_seconds": twins_seconds, "vgg_weights": cold.vgg_weights,
         "probe_images": cold.details["probe_images"], "target_images": cold.details["target_images"],
@@ -144,21 +149,29 @@ def register(perf_app) -> None:
         seed: int = typer.Option(0, "--seed"),
         data_root: Path = typer.Option(None, "--data-root", help="Folder with the twins (default: a temporary one)."),
         device: str = typer.Option("cpu", "--device"),
+        method: str = typer.Option("", "--method", help=f"AO method ({', '.join(AO_METHOD_NAMES)}; default: the profile's)."),
     ) -> None:
         """Time each sub-stage of attribute optimisation (cold cache, then warm with another budget)."""
         console = Console()
-        r = time_ao(target, profile, seed=seed, data_root=data_root, budget=budget or None, device=device)
-        table = Table(title=f"AO {SOURCE} -> {target}, profile {r['profile']}, budget {r['budget']}")
+        if method and method not in AO_METHOD_NAMES:
+            raise typer.BadParameter(f"--method {method!r}: expected one of {', '.join(AO_METHOD_NAMES)}")
+        r = time_ao(target, profile, seed=seed, data_root=data_root, budget=budget or None, device=device,
+                    method=method or None)
+        table = Table(title=f"AO {SOURCE} -> {target}, profile {r['profile']}, method {r['method']}, budget {r['budget']}")
         table.add_column("sub-stage")
         table.add_column("cold s", justify="right")
         table.add_column(f"warm s (budget {r['warm_budget']})", justify="right")
         labels = {"probe_images": "  probe images (render/read)", "probe": "probe images + VGG features",
                   "target": "target VGG features", "surrogate": "surrogate fits (XGBoost)",
-                  "search": "PSO search", "selection": "selection (render/sample L*)", "total": "total"}
+                  "search": "PSO search", "people_classifier": "people: render + train classifiers",
+                  "people_target": "people: classify target images", "selection": "selection (render/sample L*)",
+                  "total": "total"}
         for key, label in labels.items():
             cold, warm = r["cold"].get(key), r["warm"].get(key)
             if key == "probe_images":
                 cold, warm = r["probe_images_seconds"], None
+            if key.startswith("people") and cold is None:
+                continue  # not this method's sub-stage
             table.add_row(label, "-" if cold is None else f"{cold:.1f}", "-" if warm is None else f"{warm:.1f}")
         console.print(table)
         verdict = "[green]under[/]" if r["cold"]["total"] < 300 else "[red]over[/]"
