@@ -29,24 +29,28 @@ class DemoResult:
     grid: GridReport
 
 
-def demo_cells(profile: str = "cpu", seeds: int = 1) -> list[Cell]:
+def demo_cells(profile: str = "cpu", seeds: int = 1, overrides: dict[str, str] | None = None) -> list[Cell]:
     recipes = {r.key: r for r in load_recipes()}
     t2 = plan_cells(2, sim=True, profile=profile, seeds=seeds, tests=TABLE2_TESTS,
-                    recipes=[recipes[k] for k in TABLE2_RECIPES])
-    t3 = plan_cells(3, sim=True, profile=profile, seeds=seeds, tests=TABLE3_TESTS)
+                    recipes=[recipes[k] for k in TABLE2_RECIPES], overrides=overrides)
+    t3 = plan_cells(3, sim=True, profile=profile, seeds=seeds, tests=TABLE3_TESTS, overrides=overrides)
     # FineGPR's Table 3 row is covered by its Table 2 cell (which tests on Market too)
     return t2 + [c for c in t3 if c.spec != "sim-finegpr"]
 
 
 def run_demo(*, profile: str = "cpu", seeds: int = 1, data_root: str | None = None, db: str | None = None,
-             device: str = "auto", log: Callable[[str], None] = print) -> DemoResult:
+             device: str = "auto", log: Callable[[str], None] = print,
+             overrides: dict[str, str] | None = None) -> DemoResult:
+    from benchmark.profiles import load_profile
+
     t0 = time.perf_counter()
+    name = load_profile(profile, overrides).name  # checked before any work; tables filter by the name
     root = paths.data_root(data_root)
-    cells = demo_cells(profile, seeds)
+    cells = demo_cells(profile, seeds, overrides)
     ensure_twins(needed_datasets(cells), root, log=log)
     grid = run_grid(cells, data_root=str(root), db=db, device=device, log=log)
     seconds = time.perf_counter() - t0
-    report = write_report(paths.db_path(db).parent / "demo_report.md", db, profile, seconds, grid)
+    report = write_report(paths.db_path(db).parent / "demo_report.md", db, name, seconds, grid)
     return DemoResult(report, seconds, grid)
 
 

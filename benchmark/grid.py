@@ -1,9 +1,11 @@
 """Run every missing cell of the paper's Tables 2-3 from the baseline recipes.
 
 A cell is one run: (recipe's train spec, test sets, profile, seed). A cell is
-skipped when a completed run with the same spec, profile, seed and settings
-already covers its test sets; a cell whose last run failed (a killed grid) is
-resumed from that run. Runs that adapt to a target (+ao, +st) get one cell per
+skipped when a completed run with the same run key (benchmark.runkey: spec,
+stage options, every profile setting, dataset fingerprints, target) and seed
+already covers its test sets; a cell whose last run with that key and seed
+failed (a killed grid) is resumed from that run. A run with other settings
+never makes a cell look done. Runs that adapt to a target (+ao, +st) get one cell per
 test set, as the paper optimises per target domain.
 """
 from __future__ import annotations
@@ -30,10 +32,12 @@ class Cell:
     budget: int | None = None
     sample_ids: int | None = None
     sample_per_id: int | None = None
+    overrides: tuple[tuple[str, str], ...] = ()  # `--set` KEY=VALUE pairs on top of the profile
 
     @property
     def label(self) -> str:
-        return f"{self.spec} -> {','.join(self.tests)} (seed {self.seed}, {self.profile})"
+        sets = "".join(f", {k}={v}" for k, v in self.overrides)
+        return f"{self.spec} -> {','.join(self.tests)} (seed {self.seed}, {self.profile}{sets})"
 
 
 @dataclass
@@ -45,7 +49,8 @@ class GridReport:
 
 
 def plan_cells(table: int, *, sim: bool, profile: str, seeds: int = 1, tests: list[str] | None = None,
-               recipes: list[Recipe] | None = None, budget: int | None = None) -> list[Cell]:
+               recipes: list[Recipe] | None = None, budget: int | None = None,
+               overrides: dict[str, str] | None = None) -> list[Cell]:
     """The cells of a table: one per recipe x seed (x test set for target-adapted specs)."""
     test_sets = [canonical_key(t) for t in tests] if tests else (SIM_TESTS if sim else REAL_TESTS)[table]
     cells = []
@@ -61,23 +66,28 @@ def plan_cells(table: int, *, sim: bool, profile: str, seeds: int = 1, tests: li
                 cells.append(Cell(recipe.key, spec.text, group, seed, profile,
                                   sample_budget if spec.stages else None,
                                   recipe.sample_ids if not sim else None,
-                                  recipe.sample_per_id if not sim else None))
+                                  recipe.sample_per_id if not sim else None,
+                                  tuple(sorted((overrides or {}).items()))))
     return cells
 
 
-def _runs_by_cell(db: str | None):
-    """Completed test coverage and the latest failed run id per (spec, profile, seed)."""
-    from benchmark.store import StoreEmpty
+def _runs_by_cell(db: str | None, log: Callable[[str], None] = print):
+    """Completed test coverage and the latest failed run id per (run key, seed)."""
+    from benchmark.store import StoreEmpty, mark_stale_runs
     from benchmark.store.queries import runs_df
 
     try:
+        for rid in mark_stale_runs(db):  # a run whose process died is failed, so its cell is resumed
+            log(f"marked run {rid} failed: its process is gone")
         runs = runs_df(db)
     except StoreEmpty:
         return {}, {}
     done: dict[tuple, set[str]] = {}
     failed: dict[tuple, str] = {}
     for r in runs.sort_values("started_at").itertuples(index=False):
-        key = (r.train_spec, r.profile, int(r.seed))
+        if not isinstance(r.run_key, str):
+            continue  # an older run whose settings are unknown cannot stand for a cell
+        key = (r.run_key, int(r.seed))
         tests = set(r.test_sets) if r.test_sets is not None else set()
         if r.status == "completed":
             done.setdefault(key, set()).update(tests)
@@ -86,27 +96,48 @@ def _runs_by_cell(db: str | None):
     return done, failed
 
 
+def cell_request(cell: Cell, *, data_root: str | None = None, db: str | None = None, device: str = "auto",
+                 resume: str | None = None):
+    """The RunRequest a cell runs as."""
+    from benchmark.pipeline import RunRequest
+
+    return RunRequest(train=cell.spec, tests=list(cell.tests), profile=cell.profile, seed=cell.seed,
+                      budget=cell.budget, sample_ids=cell.sample_ids, sample_per_id=cell.sample_per_id,
+                      data_root=data_root, db=db, device=device, resume=resume,
+                      profile_overrides=dict(cell.overrides))
+
+
+def cell_key(cell: Cell, *, data_root: str | None = None, db: str | None = None,
+             datasets: dict | None = None) -> str | None:
+    """The run key the cell's run would get; None when its data cannot be read (the run then says why)."""
+    from benchmark.pipeline import plan_key
+
+    try:
+        return plan_key(cell_request(cell, data_root=data_root, db=db), datasets).key
+    except Exception:  # noqa: BLE001 - missing data is reported by the run itself, with instructions
+        return None
+
+
 def run_grid(cells: list[Cell], *, data_root: str | None = None, db: str | None = None, device: str = "auto",
              log: Callable[[str], None] = print, keep_going: bool = True) -> GridReport:
-    from benchmark.pipeline import RunRequest, run
+    from benchmark.pipeline import run
 
     report = GridReport(planned=list(cells))
-    done, failed = _runs_by_cell(db)
+    done, failed = _runs_by_cell(db, log)
+    datasets: dict = {}  # fingerprints by dataset key, computed once for the whole grid
     for i, cell in enumerate(cells, 1):
-        key = (cell.spec, cell.profile, cell.seed)
-        if set(cell.tests) <= done.get(key, set()):
+        key = (cell_key(cell, data_root=data_root, db=db, datasets=datasets), cell.seed)
+        if key[0] is not None and set(cell.tests) <= done.get(key, set()):
             report.skipped.append(cell)
             log(f"[{i}/{len(cells)}] skip (done): {cell.label}")
             continue
-        resume = failed.get((key, tuple(sorted(cell.tests))))
+        resume = failed.get((key, tuple(sorted(cell.tests)))) if key[0] is not None else None
         log(f"[{i}/{len(cells)}] {'resume ' + resume if resume else 'run'}: {cell.label}")
-        req = RunRequest(train=cell.spec, tests=list(cell.tests), profile=cell.profile, seed=cell.seed,
-                         budget=cell.budget, sample_ids=cell.sample_ids, sample_per_id=cell.sample_per_id,
-                         data_root=data_root, db=db, device=device, resume=resume)
+        req = cell_request(cell, data_root=data_root, db=db, device=device, resume=resume)
         try:
             result = run(req, log=log)
             report.ran.append((cell, result.id))
-            done.setdefault(key, set()).update(cell.tests)
+            done.setdefault((result.run_key, cell.seed), set()).update(cell.tests)
         except KeyboardInterrupt:
             raise
         except Exception as exc:  # one broken cell must not stop the grid
@@ -141,7 +172,8 @@ def ensure_twins(keys: list[str], data_root: Path, log: Callable[[str], None] = 
         make_twin(k, data_root, scale=scale)
 
 
-def submission_cells(cells: list[Cell], *, db: str | None, profile: str, seeds: int) -> list[Cell]:
+def submission_cells(cells: list[Cell], *, db: str | None, profile: str, seeds: int,
+                     overrides: dict[str, str] | None = None) -> list[Cell]:
     """One cell per accepted submission, tested on the same test sets as the table's cells."""
     from benchmark.store import StoreEmpty
     from benchmark.store.queries import submissions_df
@@ -154,5 +186,6 @@ def submission_cells(cells: list[Cell], *, db: str | None, profile: str, seeds: 
     out = []
     for name in sorted(set(subs[subs["status"] == "accepted"]["name"])):
         for seed in range(seeds):
-            out.append(Cell(f"submission:{name}", f"submission:{name}", tests, seed, profile))
+            out.append(Cell(f"submission:{name}", f"submission:{name}", tests, seed, profile,
+                            overrides=tuple(sorted((overrides or {}).items()))))
     return out

@@ -19,18 +19,20 @@ from pathlib import Path
 from benchmark import paths
 from benchmark.datasets import canonical_key, fingerprint, load_dataset
 from benchmark.datasets.records import Dataset, Record
-from benchmark.profiles import Profile, get_profile
+from benchmark.profiles import Profile, describe, load_profile
 from benchmark.provenance import code_version, device_name, library_versions
+from benchmark.runkey import RunKey, run_key
 from benchmark.specs import NEEDS_ATTRIBUTES, SpecError, TrainSpec, parse_spec
 from benchmark.stages import StageContext, get_stage
 from benchmark.store import Cost, FidRow, Metrics, RunResult, Store
+from benchmark.store.writes import set_key
 
 
 @dataclass
 class RunRequest:
     train: str
     tests: list[str]
-    profile: str = "cpu"
+    profile: str = "cpu"  # a built-in name or a user profile's .toml path
     seed: int = 0
     budget: int | None = None  # images for +random/+ao (default: the profile's AO budget)
     target: str | None = None  # the test set AO/ST adapt to (default: the first test set)
@@ -46,7 +48,7 @@ class RunRequest:
     resume: str | None = None  # a run id to continue
     fid: bool = True
     progress: bool = True
-    profile_overrides: dict = field(default_factory=dict)
+    profile_overrides: dict = field(default_factory=dict)  # `--set` KEY -> VALUE (text or typed), checked
 
 
 class _Interrupted(BaseException):
@@ -58,8 +60,42 @@ def _on_sigterm(signum, frame):  # pragma: no cover - exercised by the kill test
 
 
 def resolve_profile(req: RunRequest) -> Profile:
-    prof = get_profile(req.profile)
-    return prof.with_(**req.profile_overrides) if req.profile_overrides else prof
+    """The fully resolved, checked settings (ProfileError before any work)."""
+    return load_profile(req.profile, req.profile_overrides)
+
+
+def key_of(req: RunRequest, spec: TrainSpec, profile: Profile, target: str, fingerprints: dict[str, str]) -> RunKey:
+    """The run key of a request whose datasets are fingerprinted (see benchmark.runkey)."""
+    bank = None
+    if "st" in spec.stages and req.style_bank:
+        from benchmark.stages.style_stage import bank_files
+
+        bank = bank_files(Path(req.style_bank))[1]
+    return run_key(spec.text, spec.stages, profile, budget=req.budget, style=req.style, style_bank=bank,
+                   sample_ids=req.sample_ids, sample_per_id=req.sample_per_id, target=target,
+                   fingerprints=fingerprints, source=spec.base)
+
+
+def plan_key(req: RunRequest, datasets: dict | None = None) -> RunKey:
+    """The key a request's run would get, without running it (the grid skips and resumes by it).
+
+    `datasets` caches loaded datasets and fingerprints by key across calls."""
+    cache = datasets if datasets is not None else {}
+    profile = resolve_profile(req)
+    spec = parse_spec(req.train)
+    data_root = paths.data_root(req.data_root).resolve()
+    tests = [canonical_key(t) for t in req.tests]
+    target = canonical_key(req.target) if req.target else tests[0]
+
+    def fp(key: str, load) -> str:
+        if key not in cache:
+            cache[key] = fingerprint(load())
+        return cache[key]
+
+    fps = {spec.base: fp(spec.base, lambda: load_source(spec, data_root, req.db))}
+    if {"ao", "st"} & set(spec.stages):
+        fps[target] = fp(target, lambda: load_dataset(target, data_root))
+    return key_of(req, spec, profile, target, fps)
 
 
 def load_source(spec: TrainSpec, data_root: Path, db: str | None) -> Dataset:
@@ -119,12 +155,8 @@ def _new_or_resumed(req: RunRequest, spec: TrainSpec, profile: Profile, tests: l
 def _provenance(run: RunResult, device: str, nproc: int) -> None:
     run.code_version, run.dirty = code_version()
     run.library_versions = library_versions()
-    run.device = device_name(device)
+    run.device = device_name(device)  # replaced by what training reports it ran on
     run.nproc = nproc
-    import torch
-
-    # CPU results are reproducible at a fixed thread count only (the float summation order changes)
-    run.config["torch_threads"] = torch.get_num_threads()
 
 
 def run(req: RunRequest, *, store: Store | None = None, log=print) -> RunResult:
@@ -137,7 +169,8 @@ def run(req: RunRequest, *, store: Store | None = None, log=print) -> RunResult:
     if req.resume:  # the run continues with the request it was started with
         saved = RunResult.load(store.run_dir(req.resume) / "result.json")
         req = RunRequest(**{**saved.config["request"], "resume": req.resume, "progress": req.progress})
-        profile = resolve_profile(req)
+        # the settings it started with, even if the user's profile file changed since
+        profile = Profile.from_dict(saved.config["profile"]) if saved.config.get("profile") else resolve_profile(req)
     # stored absolute, so a resume from another folder finds the same data
     data_root = paths.data_root(req.data_root).resolve()
     req.data_root = str(data_root)
@@ -171,14 +204,16 @@ def run(req: RunRequest, *, store: Store | None = None, log=print) -> RunResult:
     run_result = _new_or_resumed(req, spec, profile, tests, store)
     run_result.budget = budget if {"random", "ao"} & set(spec.stages) else None
     _provenance(run_result, device, req.nproc)
-    run_result.data_fingerprints = {d.key: fingerprint(d) for d in (source, *test_sets.values())}
+    used = {d.key: d for d in (source, *test_sets.values(), target)}  # each dataset fingerprinted once
+    run_result.data_fingerprints = {k: fingerprint(d) for k, d in used.items()}
+    set_key(run_result, key_of(req, spec, profile, target.key, run_result.data_fingerprints))
     run_dir = store.run_dir(run_result.id)
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "config.json").write_text(json.dumps(run_result.config, indent=2, default=str))
     for d in (source, *test_sets.values()):
         store.upsert_dataset(d.key, d.kind, d.root, d.summary(), run_result.data_fingerprints[d.key])
     store.start_run(run_result)
-    log(f"run {run_result.id}: {spec.text} -> {', '.join(tests)} (profile {profile.name}, seed {req.seed}, {device})")
+    log(f"run {run_result.id}: {spec.text} -> {', '.join(tests)} (profile {describe(profile)}, seed {req.seed}, {device})")
 
     old_handler = signal.signal(signal.SIGTERM, _on_sigterm) if _main_thread() else None
     t_start = time.perf_counter()
@@ -242,9 +277,13 @@ def _train_and_evaluate(ctx: StageContext, test_sets: dict[str, Dataset], req: R
         out = train_and_evaluate(ctx.records, tests, ctx.profile, train_dir, seed=ctx.seed, device=ctx.device,
                                  resume=resume, progress=ctx.progress)
     tr = out["train"]
-    ctx.result.costs.append(Cost("train", tr["wall_seconds"], tr["images_seen"], ctx.device))
+    # facts from the process that trained: CPU results are reproducible at a fixed thread count only
+    ctx.result.device = device_name(tr["device"], tr.get("threads"))
+    ctx.result.config["torch_threads"] = tr.get("threads")
+    ctx.result.costs.append(Cost("train", tr["wall_seconds"], tr["images_seen"], tr["device"]))
     ctx.result.notes["train"] = {k: tr[k] for k in ("epochs", "final_loss", "final_acc", "num_classes", "amp",
-                                                    "loss", "label_smooth", "images_per_second", "world_size")}
+                                                    "loss", "label_smooth", "images_per_second", "world_size",
+                                                    "device", "threads") if k in tr}
     for name, m in out["metrics"].items():
         ctx.result.metrics[name] = Metrics(
             r1=m["r1"], r5=m["r5"], r10=m["r10"], map=m["map"], minp=m["minp"],

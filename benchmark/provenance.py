@@ -33,9 +33,11 @@ def library_versions() -> dict[str, str]:
     return out
 
 
-def device_name(device: str) -> str:
+def device_name(device: str, threads: int | None = None) -> str:
+    """The device in words; `threads` is what the work ran with (default: this process's now)."""
     import torch
 
     if device.startswith("cuda") and torch.cuda.is_available():
-        return f"cuda:{torch.cuda.get_device_name(0)}"
-    return f"cpu:{platform.processor() or platform.machine()} x{torch.get_num_threads()} threads"
+        index = torch.device(device).index or 0
+        return f"cuda:{torch.cuda.get_device_name(index)}"
+    return f"cpu:{platform.processor() or platform.machine()} x{threads or torch.get_num_threads()} threads"

@@ -14,6 +14,11 @@ console = Console(width=None if sys.stdout.isatty() else 160)
 err_console = Console(stderr=True)
 
 
+PROFILE_HELP = "paper | cpu | smoke, or a user profile .toml (base = \"cpu\" plus changed fields)."
+SET_HELP = ("Change one profile setting, KEY=VALUE (repeatable), e.g. --set epochs=60 --set lr_steps=40; "
+            "`aostbench profiles show NAME` lists the keys.")
+
+
 def debug_enabled() -> bool:
     return os.environ.get("AOSTBENCH_DEBUG") == "1"
 

@@ -58,6 +58,17 @@ def check_cmd(
     raise typer.Exit(1)
 
 
+@db_app.command("migrate")
+@friendly_errors
+def migrate_cmd(db: Optional[Path] = typer.Option(None, "--db", help=_DB_HELP)) -> None:
+    """Bring the DB's schema forward (readers never do; any run also does). Old runs get run keys
+    computed from their stored settings; those that cannot be computed are marked."""
+    from benchmark.store import SCHEMA_VERSION, migrate
+
+    version = migrate(db)
+    console.print(f"schema version {version} (this aostbench: {SCHEMA_VERSION})", highlight=False)
+
+
 @db_app.command("info")
 @friendly_errors
 def info_cmd(db: Optional[Path] = typer.Option(None, "--db", help=_DB_HELP)) -> None:

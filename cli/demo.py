@@ -1,11 +1,11 @@
 """`aostbench demo`: the README's main job on the embedded procedural data."""
 from __future__ import annotations
 
-from typing import Optional
+from typing import List, Optional
 
 import typer
 
-from cli.common import console, friendly_errors
+from cli.common import SET_HELP, console, friendly_errors
 
 
 def register(app: typer.Typer) -> None:
@@ -13,17 +13,23 @@ def register(app: typer.Typer) -> None:
                  "print both beside the paper's numbers and write a markdown report. Reuses finished runs.")
     @friendly_errors
     def demo_cmd(
-        profile: str = typer.Option("cpu", "--profile", help="cpu (default) or smoke for a quick look."),
+        profile: str = typer.Option("cpu", "--profile", help="cpu (default) or smoke for a quick look, or a "
+                                    "user profile .toml."),
+        sets: Optional[List[str]] = typer.Option(None, "--set", help=SET_HELP),
         seeds: int = typer.Option(1, "--seeds"),
         data_root: Optional[str] = typer.Option(None, "--data-root"),
         db: Optional[str] = typer.Option(None, "--db"),
         device: str = typer.Option("auto", "--device"),
     ) -> None:
         from benchmark.demo import TABLE2_TESTS, TABLE3_TESTS, run_demo
+        from benchmark.profiles import load_profile, parse_sets
         from benchmark.store import queries, tables
 
+        overrides = parse_sets(sets)
+        name = load_profile(profile, overrides).name  # a bad key or value stops here, before any work
         res = run_demo(profile=profile, seeds=seeds, data_root=data_root, db=db, device=device,
-                       log=lambda m: console.print(m, highlight=False))
+                       log=lambda m: console.print(m, highlight=False), overrides=overrides)
+        profile = name
         console.rule("Table 3 (sim-market1501)")
         console.print(tables.to_rich(queries.table_rows(3, test_sets=TABLE3_TESTS, profile=profile, db_path=db)))
         console.rule("Table 2 (subset)")

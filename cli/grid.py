@@ -1,11 +1,11 @@
 """`aostbench grid`: run every missing cell of Table 2 or 3 and print it beside the paper."""
 from __future__ import annotations
 
-from typing import Optional
+from typing import List, Optional
 
 import typer
 
-from cli.common import console, friendly_errors
+from cli.common import PROFILE_HELP, SET_HELP, console, friendly_errors
 
 _HELP = """Run every missing cell of a paper table from the baseline recipes (baselines/recipes/).
 
@@ -28,7 +28,8 @@ def register(app: typer.Typer) -> None:
     def grid_cmd(
         table: int = typer.Option(..., "--table", help="2 or 3"),
         test: Optional[str] = typer.Option(None, "--test", help="Test sets (default: the paper's three, or Market for Table 3)."),
-        profile: str = typer.Option("cpu", "--profile", help="paper | cpu | smoke"),
+        profile: str = typer.Option("cpu", "--profile", help=PROFILE_HELP),
+        sets: Optional[List[str]] = typer.Option(None, "--set", help=SET_HELP),
         seeds: int = typer.Option(1, "--seeds", help="Seeds per cell (0..N-1)."),
         sim: bool = typer.Option(False, "--sim", help="Use the procedural twins (sim-*) instead of real data."),
         only: Optional[str] = typer.Option(None, "--only", help="Recipes to run, comma-separated (e.g. finegpr,finegpr_aost)."),
@@ -42,7 +43,10 @@ def register(app: typer.Typer) -> None:
         from baselines import recipes_for_table
         from benchmark import paths
         from benchmark.grid import ensure_twins, needed_datasets, plan_cells, run_grid, submission_cells
+        from benchmark.profiles import load_profile, parse_sets
 
+        overrides = parse_sets(sets)
+        profile_name = load_profile(profile, overrides).name  # a bad key or value stops here, before any work
         if table not in (2, 3):
             raise typer.BadParameter("--table must be 2 or 3")
         recipes = recipes_for_table(table)
@@ -54,9 +58,10 @@ def register(app: typer.Typer) -> None:
                                          f"{', '.join(r.key for r in recipes)}")
             recipes = [r for r in recipes if r.key in wanted]
         tests = [t for t in test.split(",") if t.strip()] if test else None
-        cells = plan_cells(table, sim=sim, profile=profile, seeds=seeds, tests=tests, recipes=recipes, budget=budget)
+        cells = plan_cells(table, sim=sim, profile=profile, seeds=seeds, tests=tests, recipes=recipes, budget=budget,
+                           overrides=overrides)
         if submissions:
-            cells += submission_cells(cells, db=db, profile=profile, seeds=seeds)
+            cells += submission_cells(cells, db=db, profile=profile, seeds=seeds, overrides=overrides)
         if dry_run:
             for c in cells:
                 console.print(c.label, highlight=False)
@@ -70,7 +75,7 @@ def register(app: typer.Typer) -> None:
             console.print(f"[red]failed[/] {cell.label}: {err}", highlight=False)
         from benchmark.store import queries, tables
 
-        df = queries.table_rows(table, test_sets=sorted({t for c in cells for t in c.tests}), profile=profile, db_path=db)
+        df = queries.table_rows(table, test_sets=sorted({t for c in cells for t in c.tests}), profile=profile_name, db_path=db)
         console.print(tables.to_rich(df))
         if report.failed:
             raise typer.Exit(1)

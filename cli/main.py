@@ -44,6 +44,7 @@ _COMMANDS = [
     "cli.demo",
     "cli.submit",
     "cli.leaderboard",
+    "cli.profiles",
 ]
 
 for _name in _COMMANDS:

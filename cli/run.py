@@ -1,11 +1,11 @@
 """`aostbench run`: one train spec against one or more test sets, stored in DuckDB."""
 from __future__ import annotations
 
-from typing import Optional
+from typing import List, Optional
 
 import typer
 
-from cli.common import console, friendly_errors
+from cli.common import PROFILE_HELP, SET_HELP, console, friendly_errors
 
 _HELP = """Train on SPEC, evaluate on every --test set, store the run.
 
@@ -19,6 +19,8 @@ Examples:
 
   aostbench run --train finegpr+aost --test market,duke,cuhk03 --profile paper
 
+  aostbench run --train sim-finegpr --test sim-market --profile cpu --set epochs=40 --set lr_steps=30
+
   aostbench run --resume 20261126-140000-123456-abcdef
 """
 
@@ -29,7 +31,8 @@ def register(app: typer.Typer) -> None:
     def run_cmd(
         train: Optional[str] = typer.Option(None, "--train", help="Train spec, e.g. sim-finegpr+aost."),
         test: Optional[str] = typer.Option(None, "--test", help="Test set(s), comma-separated: market, duke, sim-market..."),
-        profile: str = typer.Option("cpu", "--profile", help="paper | cpu | smoke"),
+        profile: str = typer.Option("cpu", "--profile", help=PROFILE_HELP),
+        sets: Optional[List[str]] = typer.Option(None, "--set", help=SET_HELP),
         seed: int = typer.Option(0, "--seed"),
         budget: Optional[int] = typer.Option(None, "--budget", help="Images for +random/+ao (default: the profile's)."),
         target: Optional[str] = typer.Option(None, "--target", help="Test set AO/ST adapt to (default: the first)."),
@@ -43,13 +46,19 @@ def register(app: typer.Typer) -> None:
         no_fid: bool = typer.Option(False, "--no-fid", help="Skip FID."),
     ) -> None:
         from benchmark.pipeline import RunRequest, run
+        from benchmark.profiles import load_profile, parse_sets
 
+        overrides = parse_sets(sets)
+        if resume and overrides:
+            raise typer.BadParameter("--set cannot change a resumed run; it continues with its own settings")
+        if not resume:
+            load_profile(profile, overrides)  # a bad key or value stops here, before any work
         if not resume and (not train or not test):
             raise typer.BadParameter("--train and --test are required (or --resume RUN_ID)")
         req = RunRequest(
             train=train or "", tests=[t for t in (test or "").split(",") if t.strip()], profile=profile, seed=seed,
             budget=budget, target=target, style=style, style_bank=style_bank, data_root=data_root, db=db,
-            device=device, nproc=nproc, resume=resume, fid=not no_fid,
+            device=device, nproc=nproc, resume=resume, fid=not no_fid, profile_overrides=overrides,
         )
         result = run(req, log=lambda m: console.print(m, highlight=False))
         console.print(f"[green]stored[/] run {result.id}; see `aostbench results` or `aostbench runs show {result.id}`")

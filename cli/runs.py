@@ -57,6 +57,10 @@ def list_cmd(
     if fmt not in ("text", "csv", "json"):
         raise fail(f"--format must be text, csv or json, got {fmt!r}")
     try:
+        from benchmark.store import mark_stale_runs
+
+        for rid in mark_stale_runs(db):  # maintenance, said: the read below never writes
+            err_console.print(f"marked run {rid} failed: its process is gone", highlight=False)
         df = queries.runs_df(db, status=status, train_spec=train, profile=profile, limit=limit or None)
     except StoreEmpty as e:
         err_console.print(f"[yellow]{e}[/]", highlight=False, soft_wrap=True)
@@ -71,12 +75,13 @@ def list_cmd(
         err_console.print("no runs match.")
         return
     t = Table(title=f"{len(df)} run(s)")
-    for col in ("id", "status", "train spec", "profile", "seed", "tests", "settings", "started (UTC)", "wall",
+    for col in ("id", "status", "train spec", "variant", "seed", "tests", "settings", "started (UTC)", "wall",
                 "error"):
         t.add_column(col, overflow="fold" if col == "id" else "ellipsis")
     from benchmark.store.tables import human_seconds
     for r in df.itertuples(index=False):
-        t.add_row(r.id, f"[{_STATUS_STYLE.get(r.status, '')}]{r.status}[/]", r.train_spec, r.profile, str(r.seed),
+        t.add_row(r.id, f"[{_STATUS_STYLE.get(r.status, '')}]{r.status}[/]", r.train_spec,
+                  r.variant if isinstance(r.variant, str) and r.variant else r.profile, str(r.seed),
                   ",".join(r.test_sets), r.settings, str(r.started_at)[:19], human_seconds(r.wall_seconds),
                   _short(r.error, 40))
     _out().print(t)
@@ -111,6 +116,8 @@ def show_cmd(
         ("id", r["id"]), ("status", f"[{_STATUS_STYLE.get(r['status'], '')}]{r['status']}[/]"),
         ("error", r["error"]), ("train spec", f"{r['train_spec']} ({r['train_kind']})"),
         ("profile / seed", f"{r['profile']} / {r['seed']}"), ("settings", r["settings"]),
+        ("variant", r.get("variant")),
+        ("run key", r.get("run_key") or (f"none ({r['run_key_note']})" if r.get("run_key_note") else None)),
         ("test sets", ", ".join(r["test_sets"])),
         ("train images / ids", f"{_v(r['train_images'])} / {_v(r['train_ids'])}"),
         ("budget", r["budget"]), ("started / ended (UTC)", f"{r['started_at']} / {r['ended_at']}"),

@@ -16,7 +16,7 @@ from typing import Any, Callable
 import streamlit as st
 
 from benchmark import paths
-from benchmark.store import StoreBusy, StoreEmpty, app_queries, queries
+from benchmark.store import StoreBusy, StoreEmpty, StoreOutdated, app_queries, queries
 from benchmark.store.writes import default_runs_dir
 
 from .style import md_escape
@@ -100,8 +100,6 @@ def _cached(name: str, path: str, state: tuple, args: tuple, kwargs: tuple, wait
     kw = dict(kwargs)
     if name not in _NO_DB:
         kw.update(db_path=path, timeout=wait)
-    if name == "summary":
-        kw["mark_stale"] = False  # the app only reads; `aostbench runs list` marks stale runs
     return fn(*args, **kw)
 
 
@@ -147,6 +145,8 @@ def guarded(render: Callable[[], None]) -> None:
         show_empty_state(e)
     except StoreBusy as e:
         show_busy(e)
+    except StoreOutdated as e:  # the app never migrates: it says how
+        st.warning(md_escape(str(e)), icon=":material/update:")
 
 
 def has_runs() -> bool:

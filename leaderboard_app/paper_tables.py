@@ -31,6 +31,7 @@ def raw_numbers(df: pd.DataFrame, metrics: list[str]) -> None:
         return
     marks = group_marks(df)
     out = pd.DataFrame({"training set": ours["label"], "profile": ours["profile"],
+                        "variant": ours["variant"] if "variant" in ours else ours["profile"],
                         "group": [marks.get(str(g), "?") for g in ours["rank_group"]],
                         "settings": ours["settings"], "n seeds": ours["n_seeds"]})
     for t in df.attrs.get("test_sets", []):

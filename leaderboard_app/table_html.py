@@ -56,7 +56,8 @@ def _name_cell(row: pd.Series, marks: dict[str, str]) -> str:
     if row["source"] == "paper":
         sub = "paper" + (f" · {row['note']}" if isinstance(row["note"], str) and row["note"] else "")
     else:  # the settings sit in the group mark's tooltip and the legend
-        sub = f"ours · {row['profile']}"
+        v = row.get("variant")
+        sub = f"ours · {v if isinstance(v, str) and v else row['profile']}"
         if row["kind"] == "procedural" and isinstance(row["mirrors"], str) and row["mirrors"]:
             sub = f"procedural mirror of {display_name(row['mirrors'])} · " + sub
     return (f"<td class='name'>{esc(row['label'])} {chip}<span class='sub'>{esc(sub)}</span></td>")

@@ -159,9 +159,9 @@ def _our_means(db: Path) -> pd.DataFrame:
     """Mean over seeds per (spec, profile, settings, test set) straight from the stored metrics (latest run
     per seed, as a re-run replaces a seed)."""
     m = queries.metrics_df(db)
-    m = m.sort_values(["started_at", "id"]).drop_duplicates(["train_spec", "profile", "settings", "seed", "test_set"],
+    m = m.sort_values(["started_at", "id"]).drop_duplicates(["train_spec", "variant_key", "seed", "test_set"],
                                                             keep="last")
-    return m.groupby(["train_spec", "profile", "settings", "test_set"], as_index=False)[
+    return m.groupby(["train_spec", "profile", "settings", "settings_key", "variant_key", "test_set"], as_index=False)[
         ["r1", "r5", "r10", "map", "minp"]].mean()
 
 
@@ -202,7 +202,7 @@ def test_table2_red_and_blue_are_the_best_and_second_of_each_column_and_group(de
     top = smoke.sort_values("r1", ascending=False).iloc[0]
     red = [c for c in cells if c["data-test"] == "sim-market1501" and c["data-metric"] == "r1"
            and "best" in c["span"] and c["data-source"] == "ours"
-           and c["data-group"] == rank_group_of(top["settings"], "smoke")]
+           and c["data-group"] == rank_group_of(top["settings"], "smoke", top["settings_key"])]
     assert [c["data-row"].split("|")[0] for c in red] == [f"ours:{top['train_spec']}"]
     assert float(red[0]["data-value"]) == pytest.approx(top["r1"])
     # and among the paper's rows in a twin's column: the best real number of the paper's Table 2

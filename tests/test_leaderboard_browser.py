@@ -272,7 +272,7 @@ def _keep_writing(db: str, runs_dir: str, seconds: float, started, written) -> N
 def test_pages_load_while_another_process_keeps_writing(server, browser, screens, demo):
     from selenium.webdriver.common.by import By
 
-    before = len(queries.runs_df(demo.db_path, mark_stale=False))
+    before = len(queries.runs_df(demo.db_path))
     ctx = mp.get_context("spawn")
     started, written = ctx.Event(), ctx.Value("i", 0)
     writer = ctx.Process(target=_keep_writing, args=(str(demo.db_path), str(demo.runs_dir), 12.0, started, written))

@@ -166,7 +166,10 @@ def test_killed_run_is_failed_then_resumed(env, tmp_path):
     os.kill(p.pid, signal.SIGKILL)
     p.wait()
     run_id = next(runs_dir.iterdir()).name
-    runs = queries.runs_df(db)  # readers turn a dead process's run into failed
+    assert queries.runs_df(db).iloc[0]["status"] == "running"  # reads never write
+    listed = runner.invoke(app, ["runs", "list", "--db", str(db)])  # the explicit step, said on screen
+    assert listed.exit_code == 0 and f"marked run {run_id} failed" in listed.output, listed.output
+    runs = queries.runs_df(db)
     assert runs.iloc[0]["status"] == "failed"
     assert "interrupted" in runs.iloc[0]["error"]
     res = subprocess.run([sys.executable, "-m", "cli.main", "run", "--resume", run_id, "--db", str(db)],

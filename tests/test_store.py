@@ -16,7 +16,7 @@ import pytest
 
 from benchmark.profiles import SMOKE
 from benchmark.store import (AttributeDist, Cost, FidRow, Metrics, RunResult, SCHEMA_VERSION, Store, StoreBusy,
-                             StoreEmpty, StoreError, SurrogateFit, check_db, mark_stale_runs, new_run_id,
+                             StoreEmpty, StoreError, StoreOutdated, SurrogateFit, check_db, mark_stale_runs, new_run_id,
                              rebuild_from_runs)
 from benchmark.store import queries, tables
 from benchmark.store.reference_data import REFERENCE_CSV, load_reference_csv
@@ -105,8 +105,15 @@ def test_migrating_a_version_1_database_keeps_its_rows(tmp_path: Path):
     con.execute("INSERT INTO metrics (run_id, test_set, r1, r5, map) VALUES ('old-1', 'sim-market1501', 30, 50, 20)")
     con.close()
 
-    df = queries.runs_df(db)  # a reader finds the old schema and migrates it first
+    before = db.read_bytes()
+    with pytest.raises(StoreOutdated, match="aostbench db migrate"):
+        queries.runs_df(db)  # a reader never migrates: it says how
+    assert db.read_bytes() == before
+    from benchmark.store import migrate
+    migrate(db)
+    df = queries.runs_df(db)
     assert list(df["id"]) == ["old-1"]
+    assert df.loc[0, "run_key"] is None and "no profile" in df.loc[0, "run_key_note"]  # marked, not guessed
     assert df.loc[0, "train_kind"] == "procedural"  # backfilled by migration 2
     assert queries.schema_version(db) == SCHEMA_VERSION
     assert len(queries.reference_df(db_path=db)) == len(load_reference_csv())
@@ -121,7 +128,7 @@ def test_a_newer_schema_is_refused_with_a_clear_error(tmp_path: Path):
     con.execute("INSERT INTO schema_version (version, description) VALUES (99, 'from the future')")
     con.close()
     with pytest.raises(StoreError, match="newer than this aostbench"):
-        queries.runs_df(db, mark_stale=False)
+        queries.runs_df(db)
     with pytest.raises(StoreError, match="newer than this aostbench"):
         Store(db).upsert_dataset("x", "real", None, {}, None)
 
@@ -261,10 +268,10 @@ def test_reader_waits_while_a_writer_holds_the_file(tmp_path: Path):
     try:
         assert holding.wait(60)
         with pytest.raises(StoreBusy, match="stayed locked"):
-            queries.runs_df(db, mark_stale=False, timeout=0.3)
+            queries.runs_df(db, timeout=0.3)
         threading.Timer(0.5, release.set).start()
         # this read can only succeed after the writer committed, so it must see the held row
-        df = queries.runs_df(db, mark_stale=False)
+        df = queries.runs_df(db)
         assert df["id"].tolist() == ["held-run"]
     finally:
         release.set()
@@ -291,6 +298,8 @@ def test_a_run_whose_process_died_becomes_failed_never_completed(tmp_path: Path)
     con.close()
 
     assert "doomed-run" in check_db(db, runs_dir)[0]
+    assert queries.runs_df(db).set_index("id").loc["doomed-run", "status"] == "running"  # reads never write
+    assert mark_stale_runs(db, runs_dir) == ["doomed-run"]  # the explicit step (`runs list`, grid) does
     runs = queries.runs_df(db).set_index("id")
     assert runs.loc["doomed-run", "status"] == "failed"
     assert runs.loc["doomed-run", "error"].startswith("interrupted")
@@ -344,7 +353,7 @@ def test_rebuild_replaces_a_damaged_db_file(store: Store):
     store.finish_run(run)
     store.path.write_bytes(b"this is not a DuckDB file" * 100)
     with pytest.raises(duckdb.Error):
-        queries.runs_df(store.path, mark_stale=False)
+        queries.runs_df(store.path)
     report = rebuild_from_runs(store.runs_dir, store.path)
     assert report.runs == 1 and "not kept" in report.skipped[0]
     assert queries.runs_df(store.path)["id"].tolist() == [run.id]

@@ -44,7 +44,7 @@ from benchmark.aost.search import SearchSpace, search_distribution
 from benchmark.aost.select import select
 from benchmark.aost.surrogate import TreeExpectation, fit_surrogate
 from benchmark.datasets.records import Dataset, Record
-from benchmark.profiles import Profile
+from benchmark.profiles import AO_METHODS, Profile
 
 VGG_SEED = 0  # the random-init VGG is part of the method: one network for every run
 ROUNDS = 2  # iterations of Algorithm 1's loop (claims -> surrogate -> PSO)
@@ -54,10 +54,6 @@ SURROGATE_ROUNDS = 200
 # (Poisson hessians are predicted claims): weaker evidence is not split off, so attributes the
 # features cannot see (36 viewpoints at 64x32) stay near uniform instead of following noise.
 MIN_LEAF_IMAGES = 120
-# How AO sees the target (profile.ao_method): "gatys" is the paper's whole-image VGG style/content
-# distance (the default of every profile); "people" keeps its environment and estimates viewpoint and
-# the id attributes with source-trained classifiers and label-shift correction (benchmark.aost.people).
-AO_METHODS = ("gatys", "people")
 
 
 @dataclass

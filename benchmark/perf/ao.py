@@ -22,10 +22,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmark.profiles import get_profile
+from benchmark.profiles import AO_METHODS as AO_METHOD_NAMES, get_profile
 
 SOURCE = "sim-finegpr"
-AO_METHOD_NAMES = ("gatys", "people")  # benchmark.aost.ao.AO_METHODS (not imported here: it pulls in torch)
 # the table's columns: single attributes, then groups (ratio of summed TVs)
 COLUMNS = (("weather", "weather"), ("illumination", "illum."), ("scene", "scene"), ("viewpoint", "viewpoint"),
            ("upper_colour", "upper col."), ("lower_colour", "lower col."), ("other_id", "other id (11)"),

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-METRICS = ("euclidean", "cosine")
+from benchmark.profiles import DIST_METRICS as METRICS  # one home for the choices
 
 # Query rows per block: the block's temporaries (rows x gallery floats) stay
 # around this many bytes whatever the gallery size.

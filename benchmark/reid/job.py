@@ -91,10 +91,7 @@ def write_job(path: Path, train_records, tests, profile: Profile, out_dir: Path,
 
 
 def _profile_from_dict(d: dict) -> Profile:
-    d = dict(d)
-    for k in ("lr_steps", "ao_input", "style_size"):
-        d[k] = tuple(d[k])
-    return Profile(**d)
+    return Profile.from_dict(d)
 
 
 def run_job_file(path: Path) -> None:

@@ -10,7 +10,7 @@ weights as an uninterrupted run.
 Loss: plain softmax cross-entropy by default, as the paper ("softmax
 cross-entropy ... no bells and whistles"). torchreid's softmax engine adds
 label smoothing (eps 0.1) by default; set `label_smooth=0.1` (or
-profile.extra["label_smooth"]) for that. The value is recorded either way.
+the profile's label_smooth) for that. The value is recorded either way.
 """
 from __future__ import annotations
 
@@ -69,6 +69,7 @@ class TrainResult:
     label_smooth: float
     resumed_from_epoch: int | None = None
     images_per_second: float = 0.0  # this call's training throughput
+    threads: int = 0  # torch CPU threads this process trained with (CPU results depend on it)
     history: list[dict[str, float]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
@@ -162,7 +163,7 @@ def train(
     world, rank = dinfo.world_size, dinfo.rank
     main = rank == 0
     amp = dev.type == "cuda"
-    eps = float(profile.extra.get("label_smooth", 0.0) if label_smooth is None else label_smooth)
+    eps = float(profile.label_smooth if label_smooth is None else label_smooth)
     if num_workers is None:
         num_workers = 0 if dev.type == "cpu" else 4
     if dev.type == "cuda":
@@ -293,6 +294,7 @@ def train(
         resumed_from_epoch=resumed_from,
         images_per_second=session_images / session_train_s if session_train_s > 0 else 0.0,
         history=history,
+        threads=torch.get_num_threads(),
     )
     if main:
         info = dict(info, profile=profile.to_dict(), pid_map=pid_map, seed=seed, epochs=result.epochs, loss=result.loss)

@@ -27,13 +27,18 @@ from benchmark.store import Cost
 _IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png"}
 
 
+def bank_files(folder: Path) -> tuple[list[str], str]:
+    """A --style-bank folder's images and their fingerprint (the run key and the GAN cache use it)."""
+    bank = sorted(str(p) for p in Path(folder).rglob("*") if p.suffix.lower() in _IMAGE_SUFFIXES)
+    if not bank:
+        raise ValueError(f"--style-bank {folder}: no .jpg/.png images found in that folder")
+    return bank, hashlib.sha1("\n".join(bank).encode()).hexdigest()[:16]
+
+
 def style_bank_paths(ctx: StageContext) -> tuple[list[str], str]:
     """The unlabeled target-style images: --style-bank DIR, else the target's train split. Returns (paths, fingerprint)."""
     if ctx.style_bank:
-        bank = sorted(str(p) for p in Path(ctx.style_bank).rglob("*") if p.suffix.lower() in _IMAGE_SUFFIXES)
-        if not bank:
-            raise ValueError(f"--style-bank {ctx.style_bank}: no .jpg/.png images found in that folder")
-        return bank, hashlib.sha1("\n".join(bank).encode()).hexdigest()[:16]
+        return bank_files(ctx.style_bank)
     if ctx.target is None or not ctx.target.train:
         raise ValueError("+st needs a style bank: the target has no train split; pass --style-bank DIR")
     return [r.path for r in ctx.target.train], ctx.fingerprint_of(ctx.target)
@@ -55,8 +60,8 @@ def _model_dir(ctx: StageContext, method: str, bank_fp: str) -> Path:
 
         version = MAP_VERSION
     key = json.dumps([ctx.source.key, fitted_on, bank_fp, method, version, list(p.style_size),
-                      p.style_res_blocks, p.style_epochs, ctx.seed, p.extra.get("style_width"),
-                      p.extra.get("style_max_images")])
+                      p.style_res_blocks, p.style_epochs, ctx.seed, p.style_width,
+                      p.style_max_images or None])
     return paths.cache_root() / "style" / hashlib.sha1(key.encode()).hexdigest()[:20]
 
 
@@ -69,7 +74,7 @@ def style_stage(ctx: StageContext) -> None:
     done = load_done(ctx, "st")
     if done:  # a resumed run: reuse the translated images
         ctx.records = load_records(Path(done["records"]))
-        ctx.fid_sets[fid_stage] = (ctx.records, method)
+        ctx.fid_sets[fid_stage] = (ctx.records, done.get("method", method))
         return
     bank, bank_fp = style_bank_paths(ctx)
     model_dir = _model_dir(ctx, method, bank_fp)
@@ -84,11 +89,14 @@ def style_stage(ctx: StageContext) -> None:
             method, source, bank, model_dir, size=tuple(ctx.profile.style_size),
             res_blocks=ctx.profile.style_res_blocks, epochs=ctx.profile.style_epochs, seed=ctx.seed,
             # style_max_images keeps a CPU GAN to minutes; colour statistics cost milliseconds per image
-            device=ctx.device, max_images=None if fitted_on_selection(method) else ctx.profile.extra.get("style_max_images"),
+            device=ctx.device, max_images=None if fitted_on_selection(method) else (ctx.profile.style_max_images or None),
             progress=ctx.progress,
-            width=ctx.profile.extra.get("style_width", 64),
+            width=ctx.profile.style_width,
         )
     ctx.result.costs.append(Cost("style_fit", time.perf_counter() - t0, None, ctx.device))
+    used = model.info.get("method", method)  # the label is what the loaded model is, not what was asked
+    if used != method:
+        raise ValueError(f"+st: the style model in {model_dir} is {used!r}, not the {method!r} this run asked for")
 
     t1 = time.perf_counter()
     before = ctx.records
@@ -101,6 +109,6 @@ def style_stage(ctx: StageContext) -> None:
     ctx.result.costs.append(Cost("style_translate", time.perf_counter() - t1, len(ctx.records), ctx.device))
     contact_sheet([r.path for r in before], new_paths, ctx.stage_dir("st") / "sheet.png", n=16)
     ctx.result.notes["style"] = dict(model.info, model_dir=str(model_dir))
-    ctx.fid_sets[fid_stage] = (ctx.records, method)
+    ctx.fid_sets[fid_stage] = (ctx.records, used)
     save_records(ctx.stage_dir("st") / "records.json", ctx.records)
-    save_done(ctx, "st", {"records": str(ctx.stage_dir("st") / "records.json"), "method": method})
+    save_done(ctx, "st", {"records": str(ctx.stage_dir("st") / "records.json"), "method": used})

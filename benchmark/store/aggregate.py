@@ -4,7 +4,10 @@ Pure pandas on frames the queries return, so the same code serves the DB, the
 CLI's no-DB fallback (paper rows only) and the tests.
 
 The wide frame has one row per paper row and per group of our runs that share
-train spec, profile and comparability settings; for each test set T and metric
+a variant (benchmark.runkey: everything that changes a result but the seed and
+the target; a run adapted to another test set than the column's is its own
+row, "adapted to X"); runs stored before run keys group by spec, profile and
+comparability settings, marked "settings unknown". For each test set T and metric
 M (r1, r5, r10, map, minp) the columns are
   T.M (mean; the value for paper rows), T.M.std, T.M.n, T.M.paper, T.M.diff,
   T.M.rank (1 best / 2 second among rows of the same settings (`rank_group`); supervised cells unranked)
@@ -18,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from benchmark.profiles import PAPER
+from benchmark.runkey import settings_key
 
 from .naming import (display_name, is_supervised, kind_of, mirror_of, table2_member, table3_member,
                      test_sort_key)
@@ -29,6 +33,7 @@ KIND_ORDER = {"real": 0, "synthetic": 1, "procedural": 2, "submission": 3}
 
 META_COLUMNS = (
     "row_id", "source", "label", "train_set", "kind", "mirrors", "profile", *SETTING_COLUMNS, "settings",
+    "variant", "variant_key",
     "paper_settings", "rank_group", "n_seeds", "seeds", "run_ids", "images", "wall_seconds", "wall_seconds_std",
     "time_days", "paper_images", "paper_time_days", "note",
 )
@@ -46,12 +51,16 @@ def settings_label(arch, pretrained, height, width, fid_weights) -> str:
 
 
 PAPER_SETTINGS = settings_label(PAPER.arch, PAPER.pretrained, PAPER.height, PAPER.width, PAPER.fid_weights)
+PAPER_SETTINGS_KEY = settings_key(PAPER.settings())
+KEY_COLUMNS = ("run_key", "variant_key", "variant", "settings_key", "adapted_to")
 
 
-def rank_group_of(settings: str, profile: str) -> str:
-    """Rows ranked against each other: the paper's settings are one group whatever the profile's
-    name; other rows also need the same profile, since two profiles with the same network and
-    input (smoke and cpu: osnet_x0_25 at 64x32) still train for different schedules."""
+def rank_group_of(settings: str, profile: str, key: str | None = None) -> str:
+    """Rows ranked against each other: those whose training, evaluation and FID settings are the same
+    (their settings key); the paper's own settings rank with the paper's rows. Runs stored before
+    run keys fall back to the short label and the profile's name."""
+    if isinstance(key, str) and key:
+        return PAPER_SETTINGS if key == PAPER_SETTINGS_KEY else f"key:{key}"
     return settings if settings == PAPER_SETTINGS else f"{settings}|{profile}"
 
 
@@ -138,7 +147,8 @@ def build_table(table: int, ours: pd.DataFrame, reference: pd.DataFrame,
 
 
 def _our_sort_key(row: dict) -> tuple:
-    return (KIND_ORDER.get(row["kind"], 9), row["train_set"], row["profile"] or "", row["settings"])
+    return (KIND_ORDER.get(row["kind"], 9), row["train_set"], row["profile"] or "", row["settings"],
+            row["variant"] or "")
 
 
 def _paper_row(train_set: str, r, tests: list[str], mirrors: dict, ref_cells: dict) -> dict:
@@ -148,7 +158,8 @@ def _paper_row(train_set: str, r, tests: list[str], mirrors: dict, ref_cells: di
         row_id=f"paper:{train_set}", source="paper", label=display_name(train_set), train_set=train_set,
         kind="synthetic" if bool(r.synthetic) else "real", mirrors=train_set,
         arch=PAPER.arch, pretrained=PAPER.pretrained, height=PAPER.height, width=PAPER.width,
-        fid_weights=PAPER.fid_weights, settings=PAPER_SETTINGS, paper_settings=True, rank_group=PAPER_SETTINGS,
+        fid_weights=PAPER.fid_weights, settings=PAPER_SETTINGS, variant="the paper's settings",
+        paper_settings=True, rank_group=PAPER_SETTINGS,
         images=_num(r.bboxes), wall_seconds=np.nan, wall_seconds_std=np.nan, time_days=_num(r.time_days),
         paper_images=_num(r.bboxes), paper_time_days=_num(r.time_days), note="; ".join(notes) or None,
     )
@@ -162,26 +173,49 @@ def _paper_row(train_set: str, r, tests: list[str], mirrors: dict, ref_cells: di
     return row
 
 
+def _group_of(r) -> tuple[str, str, str]:
+    """(spec, variant, cross-target): one table row. An adapted run counts in its own target's column
+    as the plain variant; in another column it is a different experiment ("adapted to X")."""
+    if isinstance(r.variant_key, str) and r.variant_key:
+        cross = r.adapted_to if isinstance(r.adapted_to, str) and r.adapted_to and r.adapted_to != r.test_set else ""
+        return (r.train_spec, r.variant_key, cross)
+    return (r.train_spec, f"legacy|{r.profile}|{r.settings}", "")
+
+
 def _our_rows(ours: pd.DataFrame, tests: list[str], mirrors: dict, ref_cells: dict, ref_rows: dict) -> list[dict]:
     ours = ours.copy()
+    for c in KEY_COLUMNS:
+        if c not in ours.columns:
+            ours[c] = None
     ours["settings"] = [settings_label(*vals) for vals in ours[list(SETTING_COLUMNS)].itertuples(index=False)]
-    ours["group"] = list(zip(ours["train_spec"], ours["profile"], ours["settings"]))
+    parts = [_group_of(r) for r in ours.itertuples(index=False)]
+    ours["group"] = ["\x1f".join(p) for p in parts]  # a string: comparing a Series with a tuple goes elementwise
+    parts_of = dict(zip(ours["group"], parts))
     ours = _pick_runs(ours)
     out = []
-    for group, runs in ours.drop_duplicates("id").groupby("group", sort=True):
-        spec, profile, settings = group
+    for group, runs in ours.drop_duplicates(["id", "group"]).groupby("group", sort=True):
+        spec, variant_key, cross = parts_of[group]
         runs = runs.sort_values(["seed", "id"], kind="mergesort")
         first = runs.iloc[0]
+        profile, settings = first["profile"], first["settings"]
+        keyed = not variant_key.startswith("legacy|")
+        variant = first["variant"] if isinstance(first["variant"], str) and first["variant"] else (
+            profile if keyed else f"{profile}, settings unknown")
+        if cross:
+            variant += f", adapted to {cross}"
         mirror = mirror_of(spec)
         paper = ref_rows.get(mirror) if mirror else None
         kind = kind_of(spec)
         row = {c: None for c in META_COLUMNS}
         label = display_name(spec) + (" (procedural)" if kind == "procedural" else "")
         row.update(
-            row_id=f"ours:{spec}|{profile}|{settings}", source="ours", label=label, train_set=spec, kind=kind,
+            row_id=f"ours:{spec}|{profile}|{variant_key}|{cross}", source="ours", label=label, train_set=spec, kind=kind,
             mirrors=mirror if paper is not None else None, profile=profile,
-            **{c: _plain(first[c]) for c in SETTING_COLUMNS}, settings=settings,
-            paper_settings=settings == PAPER_SETTINGS, rank_group=rank_group_of(settings, profile),
+            **{c: _plain(first[c]) for c in SETTING_COLUMNS}, settings=settings, variant=variant,
+            variant_key=variant_key if keyed else None,
+            paper_settings=(first["settings_key"] == PAPER_SETTINGS_KEY) if isinstance(first["settings_key"], str)
+            else settings == PAPER_SETTINGS,
+            rank_group=rank_group_of(settings, profile, first["settings_key"]),
             n_seeds=int(runs["seed"].nunique()), seeds=",".join(str(int(s)) for s in sorted(set(runs["seed"]))),
             run_ids=",".join(runs["id"]), images=_mean(runs["train_images"]),
             wall_seconds=_mean(runs["wall_seconds"]), wall_seconds_std=_std(runs["wall_seconds"]),

@@ -52,10 +52,12 @@ def fid_summary(db_path: str | Path | None = None, *, by: str = "stage", target:
                             "r.profile": [profile] if isinstance(profile, str) else profile})
     if by == "style_method":
         where += (" AND " if where else " WHERE ") + "coalesce(f.style_method, '') <> ''"
+    # runs of other settings (profile fields, style, budget: the variant) are never averaged together
     group = (f"f.target, split_part(r.train_spec, '+', 1), {key}, f.weights, f.dims, r.profile, "
-             + ", ".join(f"r.{c}" for c in SETTING_COLUMNS))
+             + ", ".join(f"r.{c}" for c in SETTING_COLUMNS) + ", r.settings_key, coalesce(r.variant, r.profile)")
     sql = (f"SELECT f.target, split_part(r.train_spec, '+', 1) AS source, {key} AS {by}, f.weights, f.dims, "
-           f"r.profile, {', '.join(f'r.{c}' for c in SETTING_COLUMNS)}, avg(f.value) AS fid, "
+           f"r.profile, {', '.join(f'r.{c}' for c in SETTING_COLUMNS)}, r.settings_key, "
+           "coalesce(r.variant, r.profile) AS variant, avg(f.value) AS fid, "
            "stddev_samp(f.value) AS fid_std, count(*) AS n_runs, avg(f.n) AS images, "
            "string_agg(DISTINCT r.train_spec, ', ' ORDER BY r.train_spec) AS train_specs, "
            "string_agg(f.run_id, ',' ORDER BY f.run_id) AS run_ids "
@@ -67,7 +69,7 @@ def fid_summary(db_path: str | Path | None = None, *, by: str = "stage", target:
         order = {s: i for i, s in enumerate(("full", "random", "ao", "st", "aost"))}
         df["_t"] = [test_sort_key(t) for t in df["target"]]
         df["_s"] = [order.get(s, 99) for s in df[by]]
-        df = df.sort_values(["_t", "source", "profile", "settings", "weights", "_s", by], kind="mergesort")
+        df = df.sort_values(["_t", "source", "profile", "settings", "variant", "weights", "_s", by], kind="mergesort")
         df = df.drop(columns=["_t", "_s"]).reset_index(drop=True)
     return df
 
@@ -77,10 +79,12 @@ def stage_costs(db_path: str | Path | None = None, *, train_specs: Sequence[str]
     """Mean wall seconds and images per (train spec, profile, stage) over completed runs, with n runs."""
     where, params = _where({"r.status": "completed", "r.train_spec": list(train_specs) if train_specs else None,
                             "r.profile": [profile] if isinstance(profile, str) else profile})
-    sql = ("SELECT r.train_spec, r.profile, c.stage, avg(c.wall_seconds) AS wall_seconds, "
+    sql = ("SELECT r.train_spec, r.profile, coalesce(r.variant, r.profile) AS variant, c.stage, "
+           "avg(c.wall_seconds) AS wall_seconds, "
            "stddev_samp(c.wall_seconds) AS wall_seconds_std, avg(c.images) AS images, count(*) AS n_runs "
-           f"FROM costs c JOIN runs r ON r.id = c.run_id{where} GROUP BY r.train_spec, r.profile, c.stage "
-           "ORDER BY r.train_spec, r.profile, c.stage")
+           f"FROM costs c JOIN runs r ON r.id = c.run_id{where} "
+           "GROUP BY r.train_spec, r.profile, coalesce(r.variant_key, r.profile), coalesce(r.variant, r.profile), "
+           "c.stage ORDER BY r.train_spec, r.profile, 3, c.stage")
     return read(db_path, lambda con: _df(con, sql, params), timeout)
 
 
@@ -128,9 +132,9 @@ def attribute_recovery(run_id: str, db_path: str | Path | None = None,
 
 def runs_overview(db_path: str | Path | None = None, *, status: str | Sequence[str] | None = None,
                   timeout: float | None = None) -> pd.DataFrame:
-    """runs_df without marking stale runs (the app only reads), plus `owner_alive`: False for a `running`
+    """runs_df (which never marks stale runs: the app only reads), plus `owner_alive`: False for a `running`
     run whose process is gone on this host (`aostbench runs list` will mark it failed), else True/None."""
-    df = runs_df(db_path, status=status, mark_stale=False, timeout=timeout)
+    df = runs_df(db_path, status=status, timeout=timeout)
     running = df.loc[df["status"] == "running", "id"].tolist()
     starts: dict[str, Any] = {}
     if running:

@@ -20,7 +20,7 @@ import duckdb
 
 from benchmark import paths
 
-from .errors import StoreBusy, StoreEmpty, StoreError
+from .errors import StoreBusy, StoreEmpty, StoreError, StoreOutdated
 from .schema import SCHEMA_VERSION, apply_migrations, current_version, refresh_reference
 
 log = logging.getLogger(__name__)
@@ -111,7 +111,8 @@ def connect_write(db_path: str | Path | None = None, timeout: float | None = Non
 @contextmanager
 def connect_read(db_path: str | Path | None = None,
                  timeout: float | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A read-only connection; StoreEmpty when there is no DB yet. An older schema is migrated first."""
+    """A read-only connection; StoreEmpty when there is no DB yet. Never writes: an older schema is an
+    error that says how to migrate it (so a DB on read-only storage, or one being written, is safe to read)."""
     path = resolve(db_path)
     if not path.is_file():
         raise StoreEmpty(path)
@@ -121,9 +122,9 @@ def connect_read(db_path: str | Path | None = None,
         if version == 0:
             raise StoreEmpty(path, "an empty database")
         if version < SCHEMA_VERSION:
-            con.close()
-            migrate(path, timeout)  # a brief write, then read as asked
-            con = _open(path, True, timeout)
+            raise StoreOutdated(f"{path} has schema version {version}, older than this aostbench reads "
+                                f"({SCHEMA_VERSION}); bring it forward with `aostbench db migrate --db {path}` "
+                                "(any run also does); reading never changes the file")
         elif version > SCHEMA_VERSION:
             raise StoreError(f"{path} has schema version {version}, newer than this aostbench "
                              f"understands ({SCHEMA_VERSION}); update aostbench")

@@ -35,6 +35,10 @@ class StoreBusy(StoreError):
         )
 
 
+class StoreOutdated(StoreError):
+    """The DB has an older schema; readers never migrate it (`aostbench db migrate`, or any writer, does)."""
+
+
 class RunNotFound(StoreError, KeyError):
     """No run with that id (or id prefix)."""
 

@@ -1,13 +1,17 @@
 """Read-only queries: everything the CLI tables and the leaderboard app show comes from here.
 
 Each function opens the DB read-only for one short moment (retrying while a
-writer holds it) and returns plain pandas / dicts. A missing DB raises
+writer holds it) and returns plain pandas / dicts. Nothing here writes: no
+migration (an older schema is a StoreOutdated error saying how to migrate),
+no marking of dead runs (writes.mark_stale_runs, done by `runs list`, `db
+check` and the grid, each saying so). A missing DB raises
 StoreEmpty (its message says how to produce results); `reference_df` alone
 falls back to the packaged CSV, since the paper's rows need no run.
 
-Comparability: every run-level frame carries arch, pretrained, height, width,
-fid_weights and a `settings` label; rows with different labels were trained
-or scored differently and should not be ranked together unmarked.
+Comparability: every run-level frame carries its run key (benchmark.runkey),
+`variant` (the settings in words, e.g. "paper, epochs=60"), arch, pretrained,
+height, width, fid_weights and a short `settings` label; runs with different
+keys were trained or scored differently and are never averaged or ranked as one.
 """
 from __future__ import annotations
 
@@ -33,6 +37,7 @@ RUN_LIST_COLUMNS = (
     "id", "train_spec", "train_kind", "profile", "seed", "status", "error", "started_at", "ended_at",
     "wall_seconds", "train_images", "train_ids", "budget", *SETTING_COLUMNS, "device", "nproc",
     "code_version", "dirty", "test_sets", "owner_host", "owner_pid",
+    "run_key", "variant_key", "variant", "settings_key", "adapted_to", "run_key_note",
 )
 _JSON_RUN_FIELDS = ("config", "library_versions", "test_sets", "data_fingerprints", "notes")
 
@@ -66,12 +71,8 @@ def _add_settings(df: pd.DataFrame) -> pd.DataFrame:
 
 
 # -- overview --------------------------------------------------------------------------------------
-def summary(db_path: str | Path | None = None, timeout: float | None = None, mark_stale: bool = True) -> dict:
+def summary(db_path: str | Path | None = None, timeout: float | None = None) -> dict:
     """Counts for a landing page: runs by status, submissions, reference rows, last activity."""
-    if mark_stale:
-        from .writes import mark_stale_runs
-        mark_stale_runs(db_path, timeout=timeout)
-
     def q(con):
         by_status = dict(con.execute("SELECT status, count(*) FROM runs GROUP BY status").fetchall())
         last = one(con, "SELECT max(greatest(started_at, coalesce(ended_at, started_at))) FROM runs")[0]
@@ -89,13 +90,10 @@ def summary(db_path: str | Path | None = None, timeout: float | None = None, mar
 # -- runs ------------------------------------------------------------------------------------------
 def runs_df(db_path: str | Path | None = None, *, status: str | Sequence[str] | None = None,
             train_spec: str | None = None, profile: str | None = None, kind: str | None = None,
-            limit: int | None = None, mark_stale: bool = True, timeout: float | None = None) -> pd.DataFrame:
-    """Runs, newest first, with provenance and comparability settings (config left to run_detail).
+            limit: int | None = None, timeout: float | None = None) -> pd.DataFrame:
+    """Runs, newest first, with provenance, run key and settings (config left to run_detail).
 
-    With mark_stale (default) runs whose process died are first turned into failed."""
-    if mark_stale:
-        from .writes import mark_stale_runs
-        mark_stale_runs(db_path, timeout=timeout)
+    A `running` run whose process died is shown as stored; writes.mark_stale_runs marks it."""
     where, params = _where({"status": status, "train_spec": canonical_spec(train_spec) if train_spec else None,
                             "profile": profile, "train_kind": kind})
     sql = f"SELECT {', '.join(RUN_LIST_COLUMNS)} FROM runs{where} ORDER BY started_at DESC, id DESC"
@@ -189,6 +187,7 @@ def _metrics_query(test_sets, profile, train_spec, kind, status) -> tuple[str, l
     })
     sql = ("SELECT r.id, r.train_spec, r.train_kind, r.profile, r.seed, r.status, r.arch, r.pretrained, "
            "r.height, r.width, r.fid_weights, r.train_images, r.wall_seconds, r.started_at, r.ended_at, "
+           "r.run_key, r.variant_key, r.variant, r.settings_key, r.adapted_to, r.budget, "
            "m.test_set, m.r1, m.r5, m.r10, m.map, m.minp, m.num_query, m.num_gallery "
            f"FROM metrics m JOIN runs r ON r.id = m.run_id{where} ORDER BY r.started_at, r.id, m.test_set")
     return sql, params
@@ -270,7 +269,7 @@ def fid_df(db_path: str | Path | None = None, *, run_id: str | None = None, targ
     where, params = _where({"r.status": status, "f.run_id": run_id,
                             "f.target": canonical(target) if target else None})
     sql = ("SELECT f.run_id, r.train_spec, r.train_kind, r.profile, r.seed, r.arch, r.pretrained, r.height, "
-           "r.width, r.fid_weights, f.stage, f.target, f.style_method, f.value, f.weights, f.dims, f.n, f.n_target "
+           "r.width, r.fid_weights, r.run_key, r.variant, f.stage, f.target, f.style_method, f.value, f.weights, f.dims, f.n, f.n_target "
            f"FROM fid f JOIN runs r ON r.id = f.run_id{where} ORDER BY f.target, r.train_spec, f.stage, f.run_id")
     df = read(db_path, lambda con: _df(con, sql, params), timeout)
     df["fallback_weights"] = df["weights"] != "official"

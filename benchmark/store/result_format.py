@@ -184,6 +184,13 @@ class RunResult:
     height: int | None = None
     width: int | None = None
     fid_weights: str | None = None
+    # what the result depends on (benchmark.runkey): runs of one key differ only by seed
+    run_key: str | None = None
+    variant_key: str | None = None  # the key without the target (a table row's group)
+    variant: str | None = None  # the settings in words, e.g. "paper, epochs=60"
+    settings_key: str | None = None  # training/evaluation/FID settings alone (rows ranked together share it)
+    adapted_to: str | None = None  # the test set AO/ST adapted to
+    run_key_note: str | None = None  # why an older run has no key
     # results
     metrics: dict[str, Metrics] = field(default_factory=dict)
     fid: list[FidRow] = field(default_factory=list)

@@ -29,6 +29,29 @@ def _backfill_train_kind(con: duckdb.DuckDBPyConnection) -> None:
         con.execute("UPDATE runs SET train_kind = ? WHERE id = ?", [kind_of(spec), run_id])
 
 
+def _backfill_run_keys(con: duckdb.DuckDBPyConnection) -> None:
+    """Run keys for runs stored before them, from their config; the others say why they have none."""
+    import json
+
+    from benchmark.runkey import key_from_stored, settings_key_from_stored
+
+    rows = con.execute("SELECT id, train_spec, profile, config, data_fingerprints FROM runs").fetchall()
+    for run_id, spec, profile, config, fps in rows:
+        cfg = {}
+        try:
+            cfg = json.loads(config) if config else {}
+            key, why = key_from_stored(spec, cfg, json.loads(fps) if fps else {})
+        except ValueError as e:  # unreadable JSON: marked, never fatal to the migration
+            key, why = None, f"its config is unreadable ({e})"
+        if key is None:
+            con.execute("UPDATE runs SET run_key_note = ?, variant = ?, settings_key = ? WHERE id = ?",
+                        [why, f"{profile}, settings unknown ({why})", settings_key_from_stored(cfg), run_id])
+        else:
+            con.execute("UPDATE runs SET run_key = ?, variant_key = ?, variant = ?, settings_key = ?, "
+                        "adapted_to = ? WHERE id = ?",
+                        [key.key, key.variant_key, key.variant, key.settings_key, key.adapted_to, run_id])
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "core tables: datasets, runs, metrics, fid, attribute distributions, costs, submissions", (
         """CREATE TABLE datasets (
@@ -91,6 +114,15 @@ MIGRATIONS: tuple[Migration, ...] = (
             synthetic BOOLEAN, supervised BOOLEAN, bboxes BIGINT, time_days DOUBLE,
             test_set VARCHAR NOT NULL, rank1 DOUBLE, rank5 DOUBLE, map DOUBLE, note VARCHAR)""",
         "CREATE TABLE meta (key VARCHAR PRIMARY KEY, value VARCHAR)",
+    )),
+    Migration(4, "run keys: a digest of everything that changes a result, and the settings in words", (
+        "ALTER TABLE runs ADD COLUMN run_key VARCHAR",
+        "ALTER TABLE runs ADD COLUMN variant_key VARCHAR",
+        "ALTER TABLE runs ADD COLUMN variant VARCHAR",
+        "ALTER TABLE runs ADD COLUMN run_key_note VARCHAR",
+        "ALTER TABLE runs ADD COLUMN settings_key VARCHAR",
+        "ALTER TABLE runs ADD COLUMN adapted_to VARCHAR",
+        _backfill_run_keys,
     )),
 )
 

@@ -24,10 +24,11 @@ DEFAULT_METRICS = ("r1", "r5", "map")
 METRIC_LABELS = {"r1": "R1", "r5": "R5", "r10": "R10", "map": "mAP", "minp": "mINP"}
 
 LEGEND = (
-    "Ours: mean±std over seeds (n = seeds); Δ = ours − the paper row it mirrors. "
+    "Ours: mean±std over seeds (n = seeds) of runs with the same settings (each row says how its settings "
+    "differ from its named profile, e.g. \"paper, epochs=60\"); Δ = ours − the paper row it mirrors. "
     "The paper's rows: resnet50/imagenet/256x128/fid:official (as the paper reports them). "
     "Underlined: supervised (same domain; not ranked). Best / second are marked per column among rows "
-    "of the same settings (arch/weights/input size/FID weights). Procedural rows are trained and tested on "
+    "of the same training, evaluation and FID settings. Procedural rows are trained and tested on "
     "generated twins: beside them the paper's numbers are for the real datasets they mirror."
 )
 
@@ -96,8 +97,14 @@ def _cost(row: pd.Series) -> str:
     return human_seconds(row["wall_seconds"])
 
 
+def _variant(row: pd.Series) -> str:
+    """Our row's settings in words ("paper, epochs=60", "cpu, style spgan, budget 500")."""
+    v = row.get("variant")
+    return v if isinstance(v, str) and v else str(row["profile"])
+
+
 def _source(row: pd.Series) -> str:
-    return "paper" if row["source"] == "paper" else f"ours · {row['profile']}"
+    return "paper" if row["source"] == "paper" else f"ours · {_variant(row)}"
 
 
 def _settings(row: pd.Series) -> str:
@@ -290,7 +297,7 @@ def to_latex(df: pd.DataFrame, metrics: Sequence[str] = DEFAULT_METRICS) -> str:
                           [METRIC_LABELS[m] for _ in tests for m in metrics]) + " \\\\")
     out.append("\\midrule")
     for _, row in df.iterrows():
-        src = "paper" if row["source"] == "paper" else f"ours ({row['profile']}, n={int(row['n_seeds'])})"
+        src = "paper" if row["source"] == "paper" else f"ours ({_variant(row)}, n={int(row['n_seeds'])})"
         cells = [latex_escape(row["label"]), latex_escape(src)]
         if _show_cost(df):
             cells += [latex_escape(_images(row["images"])), latex_escape(_cost(row))]

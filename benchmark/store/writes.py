@@ -15,8 +15,10 @@ from typing import Any, Iterable
 
 import duckdb
 
-from .db import connect_read, resolve, write
-from .errors import StoreEmpty, StoreError, SubmissionNotFound
+from contextlib import contextmanager
+
+from .db import connect_read, migrate, resolve, write
+from .errors import StoreEmpty, StoreError, StoreOutdated, SubmissionNotFound
 from .naming import kind_of
 from .owner import Owner
 from .schema import one
@@ -29,7 +31,22 @@ RUN_COLUMNS = (
     "library_versions", "device", "started_at", "ended_at", "train_images", "wall_seconds",
     "arch", "pretrained", "height", "width", "fid_weights", "train_kind", "train_ids", "budget", "nproc",
     "test_sets", "data_fingerprints", "notes", "owner_host", "owner_pid", "owner_start",
+    "run_key", "variant_key", "variant", "run_key_note", "settings_key", "adapted_to",
 )
+
+
+@contextmanager
+def _read_current(path: Path, timeout: float | None):
+    """A read on behalf of a writer: an older schema is migrated first (writers may; readers never)."""
+    try:
+        with connect_read(path, timeout) as con:
+            yield con
+            return
+    except StoreOutdated:
+        pass
+    migrate(path, timeout)
+    with connect_read(path, timeout) as con:
+        yield con
 
 
 def default_runs_dir(db_path: str | Path | None = None) -> Path:
@@ -48,6 +65,8 @@ def _plain(values: list[Any]) -> list[Any]:
 
 
 def _run_values(run: RunResult) -> list[Any]:
+    if run.run_key is None and run.run_key_note is None:  # an older result.json: what can be computed, is
+        fill_run_key(run)
     row = {
         "id": run.id, "train_spec": run.train_spec, "profile": run.profile, "seed": int(run.seed),
         "status": run.status, "error": run.error, "config": _json(run.config),
@@ -58,9 +77,31 @@ def _run_values(run: RunResult) -> list[Any]:
         "train_kind": kind_of(run.train_spec), "train_ids": run.train_ids, "budget": run.budget,
         "nproc": run.nproc, "test_sets": _json(list(run.test_sets)), "data_fingerprints": _json(run.data_fingerprints),
         "notes": _json(run.notes), "owner_host": run.owner_host, "owner_pid": run.owner_pid,
-        "owner_start": run.owner_start,
+        "owner_start": run.owner_start, "run_key": run.run_key, "variant_key": run.variant_key,
+        "variant": run.variant, "run_key_note": run.run_key_note, "settings_key": run.settings_key,
+        "adapted_to": run.adapted_to,
     }
     return _plain([row[c] for c in RUN_COLUMNS])
+
+
+def set_key(run: RunResult, key) -> None:
+    """Copy a benchmark.runkey.RunKey onto the run (its inputs go into config['run_key'])."""
+    run.run_key, run.variant_key, run.variant = key.key, key.variant_key, key.variant
+    run.settings_key, run.adapted_to, run.run_key_note = key.settings_key, key.adapted_to, None
+    run.config["run_key"] = key.inputs
+
+
+def fill_run_key(run: RunResult) -> None:
+    """Give a run stored before run keys its key from its config, or say why it cannot have one."""
+    from benchmark.runkey import key_from_stored, settings_key_from_stored
+
+    key, why = key_from_stored(run.train_spec, run.config, run.data_fingerprints)
+    if key is None:
+        run.run_key_note = why
+        run.settings_key = settings_key_from_stored(run.config)
+        run.variant = f"{run.profile}, settings unknown ({why})"
+    else:
+        set_key(run, key)
 
 
 def put_run(con: duckdb.DuckDBPyConnection, run: RunResult) -> None:
@@ -185,6 +226,8 @@ class Store:
 
     def _store(self, run: RunResult, txn, check_artefact: bool = True) -> None:
         """Artefact first (the fuller record), then the DB rows in one transaction."""
+        if run.run_key is None and run.run_key_note is None:  # built without the pipeline: computed here
+            fill_run_key(run)
         if self.write_artifacts:
             if check_artefact:
                 self._check_not_completed(run.id)
@@ -194,7 +237,7 @@ class Store:
     def _check_not_completed(self, run_id: str) -> None:
         """Refuse before touching the artefact, so result.json never contradicts a completed run."""
         try:
-            with connect_read(self.path, self.timeout) as con:
+            with _read_current(self.path, self.timeout) as con:
                 row = one(con, "SELECT status FROM runs WHERE id = ?", [run_id])
         except StoreEmpty:
             row = None
@@ -262,7 +305,7 @@ class Store:
     def list_submissions(self) -> list[dict]:
         """Every submission version, by name then version (an empty list when there is no DB yet)."""
         try:
-            with connect_read(self.path, self.timeout) as con:
+            with _read_current(self.path, self.timeout) as con:
                 return _submission_dicts(con, "SELECT * FROM submissions ORDER BY name, version", [])
         except StoreEmpty:
             return []
@@ -276,7 +319,7 @@ class Store:
             params.append(int(version))
         sql += " ORDER BY version DESC LIMIT 1"
         try:
-            with connect_read(self.path, self.timeout) as con:
+            with _read_current(self.path, self.timeout) as con:
                 rows = _submission_dicts(con, sql, params)
         except StoreEmpty:
             rows = []
@@ -317,7 +360,7 @@ def mark_stale_runs(db_path: str | Path | None = None, runs_dir: str | Path | No
     """
     path = resolve(db_path)
     try:
-        with connect_read(path, timeout) as con:
+        with _read_current(path, timeout) as con:
             running = con.execute(
                 "SELECT id, owner_host, owner_pid, owner_start FROM runs WHERE status = 'running'").fetchall()
     except StoreEmpty:

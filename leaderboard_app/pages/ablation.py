@@ -22,14 +22,14 @@ def stage_costs() -> None:
     st.caption("Mean wall time per stage over completed runs, on the machine that ran them. The paper reports "
                "20 days to render all of FineGPR and 1.3 days for the 124,200 images of +AO/+AOST.")
     order = [s for s in COST_STAGES if s in set(costs["stage"])] + sorted(set(costs["stage"]) - set(COST_STAGES))
-    costs = costs.assign(run=costs["train_spec"] + " · " + costs["profile"],
+    costs = costs.assign(run=costs["train_spec"] + " · " + (costs["variant"] if "variant" in costs else costs["profile"]),
                          stage_order=[order.index(s) for s in costs["stage"]])
     chart = alt.Chart(costs).mark_bar().encode(
         y=alt.Y("run:N", title=None, sort=None, axis=alt.Axis(labelLimit=320)),
         x=alt.X("wall_seconds:Q", title="wall seconds (mean over runs)", stack="zero"),
         color=alt.Color("stage:N", sort=order, scale=alt.Scale(scheme="tableau10")),
         order=alt.Order("stage_order:Q"),
-        tooltip=["train_spec", "profile", "stage", alt.Tooltip("wall_seconds:Q", format=".1f"),
+        tooltip=["train_spec", "profile", "variant", "stage", alt.Tooltip("wall_seconds:Q", format=".1f"),
                  alt.Tooltip("images:Q", format=",.0f"), "n_runs"],
     ).properties(height=32 * costs["run"].nunique() + 50)
     st.altair_chart(chart, width="stretch")

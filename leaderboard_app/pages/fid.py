@@ -13,8 +13,9 @@ FALLBACK_MARK = "†"
 
 
 def series_label(df: pd.DataFrame) -> pd.Series:
-    """One legend entry per source data, profile and FID weights; † marks fallback weights."""
-    return (df["source"].map(display_name) + " · " + df["profile"] + " · FID " + df["weights"]
+    """One legend entry per source data, settings (the variant in words) and FID weights; † marks fallback weights."""
+    settings = df["variant"] if "variant" in df else df["profile"]
+    return (df["source"].map(display_name) + " · " + settings + " · FID " + df["weights"]
             + df["fallback_weights"].map({True: f" {FALLBACK_MARK}", False: ""}))
 
 
