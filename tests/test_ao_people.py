@@ -3,7 +3,6 @@ determinism for a seed, and that the target's labels and prior are never read.""
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -72,14 +71,12 @@ def test_viewpoint_sectors_and_their_mirror():
 
 
 def test_every_built_in_profile_runs_the_papers_method_and_unknown_methods_are_refused():
-    from benchmark.aost.ao import AO_METHODS, optimise_attributes
-    from benchmark.datasets.records import Dataset
+    from benchmark.profiles import AO_METHODS
 
     assert {p.ao_method for p in PROFILES.values()} == {"gatys"}
     assert "people" in AO_METHODS
-    empty = Dataset("empty", "real", Path("."))
-    with pytest.raises(ValueError, match="unknown ao_method 'vibes'; expected one of gatys, people"):
-        optimise_attributes(empty, empty, SMOKE.with_(ao_method="vibes"))
+    with pytest.raises(ValueError, match="ao_method = 'vibes' is impossible; expected one of gatys, people"):
+        SMOKE.with_(ao_method="vibes")  # as `--set ao_method=vibes` does
 
 
 # --- on a small twin -------------------------------------------------------------------------
@@ -129,3 +126,21 @@ def test_people_is_deterministic_and_never_reads_the_targets_labels_or_prior(ske
     again = optimise_attributes(source, blind, PROFILE, seed=0, cache_root=tmp_path / "cache")
     assert again.details["people_cached"] is False  # trained afresh
     assert again.v_star == found.v_star
+
+
+def test_recovery_summary_shows_ratios_per_method_as_ranges_over_seeds():
+    from benchmark.perf.ao import COLUMNS, summarise
+
+    def run(method, seed, tv_upper, seconds):
+        attrs = {a: {"tv": 0.3, "tv_uniform": 0.6} for a in BY_NAME}
+        attrs["upper_colour"] = {"tv": tv_upper, "tv_uniform": 0.8}
+        attrs["gender"] = {"tv": 0.1, "tv_uniform": 0.0}  # a uniform prior: no ratio for it alone
+        return {"target": "sim-x", "method": method, "seed": seed, "attributes": attrs, "seconds": seconds}
+
+    rows = summarise([run("gatys", 0, 0.8, 10), run("people", 0, 0.2, 30), run("gatys", 1, 0.8, 20),
+                      run("people", 1, 0.4, 50)])
+    assert [(r["target"], r["method"]) for r in rows] == [("sim-x", "gatys"), ("sim-x", "people")]
+    col = [k for k, _ in COLUMNS].index("upper_colour")
+    assert rows[0]["cells"][col] == "1.00" and rows[1]["cells"][col] == "0.25-0.50"
+    assert rows[0]["cells"][[k for k, _ in COLUMNS].index("weather")] == "0.50"
+    assert rows[1]["seconds"] == "40" and rows[1]["last"] and not rows[0]["last"]
