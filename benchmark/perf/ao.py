@@ -94,8 +94,10 @@ def summarise(runs: list[dict]) -> list[dict]:
             lo, hi = min(ratios), max(ratios)
             cells.append(f"{lo:.2f}" if abs(hi - lo) < 0.005 else f"{lo:.2f}-{hi:.2f}")
         seconds = sum(r["seconds"] for r in mine) / len(mine)
+        cpu = [r["cpu_seconds"] for r in mine if r.get("cpu_seconds") is not None]
         last = i + 1 == len(keys) or keys[i + 1][0] != target
-        rows.append({"target": target, "method": method, "cells": cells, "seconds": f"{seconds:.0f}", "last": last})
+        text = f"{seconds:.0f}" + (f" ({sum(cpu) / len(cpu):.0f})" if cpu else "")
+        rows.append({"target": target, "method": method, "cells": cells, "seconds": text, "last": last})
     return rows
 
 
@@ -211,7 +213,8 @@ def register(perf_app) -> None:
             raise typer.BadParameter(f"unknown AO method(s) {', '.join(bad)}; expected {', '.join(AO_METHOD_NAMES)}")
         runs = compare_recovery(names, method_list, seed_list, profile, data_root=data_root, cache=cache, device=device,
                                 on_run=lambda r: console.print(
-                                    f"  {r['target']} {r['method']} seed {r['seed']}: {r['seconds']:.0f} s"
+                                    f"  {r['target']} {r['method']} seed {r['seed']}: {r['seconds']:.0f} s wall, "
+                                    f"{r['cpu_seconds']:.0f} s CPU"
                                     f"{' (features cached)' if r['warm'] else ''}", markup=False))
         if json_out is not None:
             json_out.write_text(json.dumps(runs, indent=1, default=str))
@@ -229,7 +232,7 @@ def register(perf_app) -> None:
         table.add_column("method")
         for _, label in COLUMNS:
             table.add_column(label, justify="right")
-        table.add_column("wall s", justify="right")
+        table.add_column("wall s (CPU s)", justify="right")
         for row in summarise(runs):
             table.add_row(row["target"], row["method"], *row["cells"], row["seconds"], end_section=row["last"])
         console.print(table)
