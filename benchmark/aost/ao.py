@@ -120,7 +120,7 @@ def optimise_attributes(
 
     # people: the environment as gatys found it, the person attributes from classifiers + label shift
     people, details, costs = estimate_people(source, target, profile, seed=seed, target_images=target_images,
-                                             cache_root=cache_root)
+                                             cache_root=cache_root, device=device)
     v_star = {a: (people[a] if a in people else p) for a, p in found.v_star.items()}
     return AOSearch(v_star, found.attributes, found.surrogate_r2, {**found.costs, **costs}, found.vgg_weights,
                     {**found.details, **details})

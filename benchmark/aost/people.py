@@ -238,11 +238,11 @@ def separation(c: np.ndarray) -> float:
 
 
 def train_classifier(images: torch.Tensor, codes: np.ndarray, attributes: Sequence[str], seed: int,
-                     epochs: int = EPOCHS) -> PartNet:
+                     epochs: int = EPOCHS, device: str = "cpu") -> PartNet:
     """Fit PartNet on uint8 images with 1-based codes [n, len(attributes)], a random camera per batch."""
     torch.manual_seed(seed)  # initial weights and dropout
     gen = torch.Generator().manual_seed(seed + 1)
-    net = _new_net(attributes)
+    net = _new_net(attributes).to(device)
     labels = [torch.as_tensor(classes_of(a, codes[:, j]), dtype=torch.long) for j, a in enumerate(attributes)]
     opt = torch.optim.Adam(net.parameters(), lr=LR, weight_decay=1e-4)
     per_epoch = max(1, -(-len(images) // BATCH))
@@ -259,27 +259,28 @@ def train_classifier(images: torch.Tensor, codes: np.ndarray, attributes: Sequen
             x = random_camera(images[idx], gen)
             flip = torch.rand(len(idx), generator=gen) < 0.5  # a mirrored person is seen at the mirrored heading
             x = torch.where(flip.view(-1, 1, 1, 1), x.flip(3), x)
-            out = net(x)
+            out = net(x.to(device))
             loss = 0.0
             for a, o, y in zip(attributes, out, labels):
                 yy = y[idx]
                 if a == "viewpoint":
                     yy = torch.where(flip, MIRROR[yy], yy)
-                loss = loss + F.cross_entropy(o, yy)
+                loss = loss + F.cross_entropy(o, yy.to(device))
             opt.zero_grad()
             loss.backward()
             opt.step()
             sched.step()
-    return net.eval()
+    return net.cpu().eval()
 
 
 @torch.no_grad()
-def predict(net: PartNet, x: torch.Tensor, batch: int = 256) -> list[np.ndarray]:
+def predict(net: PartNet, x: torch.Tensor, batch: int = 256, device: str = "cpu") -> list[np.ndarray]:
     """Softmax per attribute head of normalised images -> list of [n, n_codes]."""
+    net.to(device)
     outs: list[list[torch.Tensor]] = [[] for _ in net.heads]
     for i in range(0, len(x), batch):
-        for k, o in enumerate(net(x[i : i + batch])):
-            outs[k].append(F.softmax(o, 1))
+        for k, o in enumerate(net(x[i : i + batch].to(device))):
+            outs[k].append(F.softmax(o, 1).cpu())
     return [torch.cat(o).double().numpy() for o in outs]
 
 
@@ -360,7 +361,7 @@ def _load_net(arrays: dict[str, np.ndarray], attributes: Sequence[str]) -> PartN
 
 def estimate_people(source: Dataset, target: Dataset, profile, *, seed: int = 0,
                     target_images: Callable[[Dataset, int, int], list[Record]],
-                    cache_root=None) -> tuple[dict[str, list[float]], dict, dict[str, float]]:
+                    cache_root=None, device: str = "cpu") -> tuple[dict[str, list[float]], dict, dict[str, float]]:
     """Per person attribute, the target's distribution by BBSE: (estimates, details, costs in seconds)."""
     from benchmark.aost import distances as dist
     from benchmark.aost.probe import is_rendered_source, render_settings, searchable_attributes
@@ -372,7 +373,7 @@ def estimate_people(source: Dataset, target: Dataset, profile, *, seed: int = 0,
     n = max(40, TRAIN_PER_PROBE * profile.ao_probe)
     parts = {"what": "people-classifier", "version": CODE_VERSION, "source": source.key,
              "fingerprint": fingerprint(source), "n": n, "seed": seed, "attributes": list(attributes),
-             "input": list(INPUT), "epochs": EPOCHS, "widths": list(WIDTHS)}
+             "input": list(INPUT), "epochs": EPOCHS, "widths": list(WIDTHS), "device": device}
     if is_rendered_source(source):
         from benchmark.synth import ENGINE_VERSION
 
@@ -388,13 +389,14 @@ def estimate_people(source: Dataset, target: Dataset, profile, *, seed: int = 0,
         split = np.random.default_rng([seed, 0xCA1]).permutation(len(images))
         n_cal = max(1, int(round(CALIBRATION_SHARE * len(images))))
         cal, tr = np.sort(split[:n_cal]), np.sort(split[n_cal:])
-        net = train_classifier(images[tr], codes[tr], attributes, seed)
+        net = train_classifier(images[tr], codes[tr], attributes, seed, device=device)
         timings["people_train_seconds"] = time.perf_counter() - t
         t = time.perf_counter()
         gen = torch.Generator().manual_seed(seed + 2)
-        probs = predict(net, random_camera(images[cal], gen))
-        shared = [predict(net, random_camera(images[cal], gen, shared=True)) for _ in range(SHARED_CAMERAS)]
-        out = _state_arrays(net)
+        probs = predict(net, random_camera(images[cal], gen), device=device)
+        shared = [predict(net, random_camera(images[cal], gen, shared=True), device=device)
+                  for _ in range(SHARED_CAMERAS)]
+        out = _state_arrays(net.cpu())
         for j, a in enumerate(attributes):
             labels = classes_of(a, codes[cal, j])
             out[f"C:{a}"] = confusion(probs[j], labels + 1, n_classes(a))
@@ -411,7 +413,7 @@ def estimate_people(source: Dataset, target: Dataset, profile, *, seed: int = 0,
 
     t0 = time.perf_counter()
     timgs = target_images(target, TARGET_PER_TARGET_IMAGE * profile.ao_target_images, seed)
-    probs = predict(net, plain(_read(timgs)))
+    probs = predict(net, plain(_read(timgs)), device=device)
     costs["people_target"] = time.perf_counter() - t0
     estimates, per_attr = {}, {}
     for j, a in enumerate(attributes):
