@@ -67,7 +67,8 @@ def test_viewpoint_sectors_and_their_mirror():
     s = classes_of("viewpoint", np.array([1, 19, 10, 28]))
     assert MIRROR[s[0]] == s[1] and MIRROR[s[2]] == s[2] and MIRROR[s[3]] == s[3]
     q = expand("viewpoint", np.eye(VIEW_SECTORS)[s[2]])
-    assert q.sum() == pytest.approx(1.0) and q[9] == pytest.approx(1 / 3) and np.count_nonzero(q) == 3
+    assert q.sum() == pytest.approx(1.0) and np.count_nonzero(q) == 5  # the back sector, interpolated around the circle
+    assert q[9] == pytest.approx(1 / 3) and q[8] == q[10] == pytest.approx(1 / 4) and q[7] == pytest.approx(1 / 12)
 
 
 def test_every_built_in_profile_runs_the_papers_method_and_unknown_methods_are_refused():

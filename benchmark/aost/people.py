@@ -332,9 +332,13 @@ def groups(attr: str) -> np.ndarray:
 
 
 def expand(attr: str, q: np.ndarray) -> np.ndarray:
-    """A distribution over groups back to the codes (spread evenly within a group)."""
+    """A distribution over classes back to the codes: evenly within a class; viewpoint's sectors then
+    interpolated around the circle ([1/4, 1/2, 1/4] over neighbouring codes), as headings spread smoothly."""
     g = groups(attr)
-    return g @ (q / g.sum(0))
+    step = g @ (q / g.sum(0))
+    if attr != "viewpoint":
+        return step
+    return 0.25 * np.roll(step, 1) + 0.5 * step + 0.25 * np.roll(step, -1)
 
 
 def pull(noise: float, n_target: int) -> float:
