@@ -4,15 +4,21 @@
   here so its weights are read from disk and never downloaded: the official
   file `pt_inception-2015-12-05-6726825d.pth` is looked up in
   AOSTBENCH_WEIGHTS and $TORCH_HOME/hub/checkpoints (where pytorch-fid itself
-  would cache it). When the file is absent the same architecture is used with
-  seeded random weights and the result says weights="random": such values are
-  internally consistent but not comparable with published FID.
+  would cache it). A profile with fid_weights="official" needs that file: a
+  run stops before any work without it (`aostbench weights fetch
+  fid-inception`). Other profiles use the file when it is present and else the
+  same architecture with seeded random weights; the result's label says which
+  was loaded ("official" / "random"), with the file's SHA-256 and tensor count.
+  Random-weight values are internally consistent but not comparable with
+  published FID.
 - Images: every image is resized to 299x299 (bilinear) first, so crops of any
   size mix, then scaled to [0, 1] (the network maps that to [-1, 1]). At most
   profile.fid_max_images per side, a seeded subsample when there are more.
 - Features: the pool (or the profile's smaller block, by fid_dims) activations,
-  spatially averaged as pytorch-fid does, cached per cache key (a dataset
-  fingerprint, or a hash of the files' paths, sizes and times).
+  spatially averaged as pytorch-fid does, cached by content: the images (a
+  dataset fingerprint, or a hash of the files' paths, sizes and times), the
+  weights (the file's SHA-256, or the random init's seed), dims, input size,
+  the cap and `FEATURES_VERSION`.
 - Distance: our own `frechet_distance` (eigen-decompositions of symmetric
   matrices, no scipy `sqrtm(disp=...)`), equal to pytorch-fid's
   `calculate_frechet_distance` on well-conditioned inputs (tested); from
@@ -32,15 +38,14 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset as TorchDataset
 
+from benchmark import weights as W
 from benchmark.datasets.records import Record
 from benchmark.paths import cache_root, find_weights
 from benchmark.profiles import Profile
 
-FID_WEIGHTS_FILE = "pt_inception-2015-12-05-6726825d.pth"
-FID_WEIGHTS_SOURCE = (
-    "https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/pt_inception-2015-12-05-6726825d.pth"
-)
+FID_WEIGHTS_FILE = W.FID_INCEPTION.filename
 FID_SIZE = 299
+FEATURES_VERSION = 2  # bump when what shapes the cached activations changes (resize, pooling, init)
 RANDOM_SEED = 0  # the fallback network's weights: one fixed net, so fallback values compare with each other
 _BUILD_LOCK = threading.Lock()
 
@@ -52,9 +57,11 @@ class FIDResult:
     dims: int
     n_a: int
     n_b: int
+    weights_use: dict | None = None  # the official file loaded: name, SHA-256, tensors (benchmark.weights.use_record)
 
     def to_dict(self) -> dict:
-        return {"value": self.value, "weights": self.weights, "dims": self.dims, "n_a": self.n_a, "n_b": self.n_b}
+        return {"value": self.value, "weights": self.weights, "dims": self.dims, "n_a": self.n_a, "n_b": self.n_b,
+                "weights_use": self.weights_use}
 
 
 # --- the Frechet distance ------------------------------------------------------------------
@@ -119,10 +126,23 @@ def stats_of(acts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def resolve_weights(requested: str | None = None) -> str:
-    """'official' when the official file is on disk (or 'random' is asked for explicitly), else 'random'."""
+    """The weights FID will load: "official" asked for -> the official file or MissingWeights (never a
+    silent fallback); "random" -> the seeded random net; None -> the official file when present, else random."""
     if requested == "random":
         return "random"
+    if requested == "official":
+        W.require(W.FID_INCEPTION, "FID with fid_weights=official")
+        return "official"
+    if requested is not None:
+        raise ValueError(f"unknown FID weights {requested!r}; expected 'official' or 'random'")
     return "official" if find_weights(FID_WEIGHTS_FILE) is not None else "random"
+
+
+def weights_identity(label: str) -> str:
+    """What the activations depend on: the official file's SHA-256, or the random init's seed."""
+    if label == "official":
+        return "sha256-" + W.sha256_of(W.require(W.FID_INCEPTION, "FID with fid_weights=official"))[:16]
+    return f"random-seed{RANDOM_SEED}"
 
 
 def fid_backbone() -> torch.nn.Module:
@@ -152,16 +172,17 @@ def build_inception(dims: int = 2048, weights: str = "official") -> torch.nn.Mod
     def fid_inception_from_disk():
         net = fid_backbone()
         if weights == "official":
-            path = find_weights(FID_WEIGHTS_FILE)
-            if path is None:
-                raise FileNotFoundError(f"official FID weights {FID_WEIGHTS_FILE} not found")
-            net.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+            path = W.require(W.FID_INCEPTION, "FID with fid_weights=official")
+            state = torch.load(path, map_location="cpu", weights_only=True)
+            net.load_state_dict(state)  # strict: every tensor of the file, and all the net has
+            used.append(W.use_record("fid_inception", path, len(state), "official"))
         else:
             _variance_preserving_init(net)
         return net
 
     # InceptionV3 builds its backbone with the module-level fid_inception_v3 (which downloads);
     # ours is swapped in for the constructor only.
+    used: list[dict] = []
     with _BUILD_LOCK, torch.random.fork_rng(devices=[]):
         torch.manual_seed(RANDOM_SEED)
         original = pf.fid_inception_v3
@@ -170,6 +191,7 @@ def build_inception(dims: int = 2048, weights: str = "official") -> torch.nn.Mod
             model = pf.InceptionV3([pf.InceptionV3.BLOCK_INDEX_BY_DIM[dims]], resize_input=False, normalize_input=True)
         finally:
             pf.fid_inception_v3 = original
+    model.weights_use = used[0] if used else None  # what was loaded, read by compute_fid
     return model.eval()
 
 
@@ -231,10 +253,13 @@ def _files_key(paths: Sequence[str]) -> str:
 
 
 def _cache_path(key: str, paths: Sequence[str], weights: str, dims: int, max_images: int) -> Path:
-    """<key>-<which images>-<weights>-<dims>-<n>-<cap>.npy: the key guards the files' content
-    (a dataset fingerprint), the short hash of the path list which images of it were used."""
+    """<key>-<which images>-<weights file hash>-<dims>-<n>-<cap>-<size>-v<version>.npy: the key guards
+    the files' content (a dataset fingerprint), the short hash of the path list which images of it were
+    used; the weights part is the file's SHA-256 (not its label), so another file under the same name
+    never returns the old activations."""
     which = hashlib.sha1("\n".join(paths).encode()).hexdigest()[:8]
-    return cache_root() / "fid" / f"{key}-{which}-{weights}-{dims}-{len(paths)}-{max_images}.npy"
+    wid = weights_identity(weights)
+    return cache_root() / "fid" / f"{key}-{which}-{wid}-{dims}-{len(paths)}-{max_images}-{FID_SIZE}-v{FEATURES_VERSION}.npy"
 
 
 def activations(
@@ -247,6 +272,7 @@ def activations(
     batch_size: int = 32,
     cache_key: str | None = None,
     model: torch.nn.Module | None = None,
+    label: str = "FID images",
 ) -> np.ndarray:
     """Inception activations [n, dims] of (at most max_images of) the images, cached."""
     paths = _subsample(_paths_of(images), max_images)
@@ -261,7 +287,7 @@ def activations(
     from benchmark.reid.features import extract_features
 
     net = model if model is not None else build_inception(dims, weights).to(device)
-    acts = extract_features(net, _FIDImages(paths), batch_size=batch_size, device=device, forward=_pooled, split="FID images")
+    acts = extract_features(net, _FIDImages(paths), batch_size=batch_size, device=device, forward=_pooled, split=label)
     out = acts.numpy().astype(np.float32)
     cache.parent.mkdir(parents=True, exist_ok=True)
     tmp = cache.with_name(cache.stem + ".tmp.npy")
@@ -280,18 +306,23 @@ def compute_fid(
     cache_key_b: str | None = None,
     weights: str | None = None,
     batch_size: int = 32,
+    name: str = "FID",
 ) -> FIDResult:
     """FID between two image sets with the profile's fid_dims and fid_max_images.
 
-    weights: None uses the official file whenever it is present (whatever the
-    profile, so values stay comparable) and otherwise the seeded random
-    fallback; "random" forces the fallback. The result records which was used.
+    weights: None follows the profile: fid_weights="official" needs the official
+    file (MissingWeights without it); otherwise the official file is used
+    whenever it is present (so values stay comparable) and else the seeded
+    random net. "random" forces the random net. The result records which was
+    loaded and, for the official file, its SHA-256 and tensor count.
     """
+    if weights is None and profile.fid_weights == "official":
+        weights = "official"
     label = resolve_weights(weights)
     dims = profile.fid_dims
     model = None
 
-    def acts(images, key):
+    def acts(images, key, side):
         nonlocal model
         paths = _subsample(_paths_of(images), profile.fid_max_images)
         k = key or _files_key(paths)
@@ -299,10 +330,14 @@ def compute_fid(
             model = build_inception(dims, label).to(device)
         return activations(
             paths, dims=dims, weights=label, max_images=profile.fid_max_images,
-            device=device, batch_size=batch_size, cache_key=k, model=model,
+            device=device, batch_size=batch_size, cache_key=k, model=model, label=f"{name} ({side})",
         )
 
-    a = acts(images_a, cache_key_a)
-    b = acts(images_b, cache_key_b)
+    a = acts(images_a, cache_key_a, "images")
+    b = acts(images_b, cache_key_b, "target")
     value = frechet_distance_of_activations(a, b)
-    return FIDResult(max(0.0, value), label, dims, len(a), len(b))
+    use = None
+    if label == "official":  # cached activations: the file they came from is the one hashed into their key
+        use = getattr(model, "weights_use", None) or dict(
+            W.use_record("fid_inception", W.require(W.FID_INCEPTION, "FID"), 0, "official"), from_cache=True)
+    return FIDResult(max(0.0, value), label, int(a.shape[1]), len(a), len(b), use)

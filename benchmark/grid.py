@@ -16,6 +16,7 @@ from typing import Callable
 
 from baselines import Recipe, recipes_for_table
 from benchmark.datasets import canonical_key
+from benchmark.names import builtin_kind
 from benchmark.specs import parse_spec
 
 SIM_TESTS = {2: ["sim-market1501", "sim-dukemtmc", "sim-cuhk03"], 3: ["sim-market1501"]}
@@ -50,13 +51,15 @@ class GridReport:
 
 def plan_cells(table: int, *, sim: bool, profile: str, seeds: int = 1, tests: list[str] | None = None,
                recipes: list[Recipe] | None = None, budget: int | None = None,
-               overrides: dict[str, str] | None = None) -> list[Cell]:
-    """The cells of a table: one per recipe x seed (x test set for target-adapted specs)."""
-    test_sets = [canonical_key(t) for t in tests] if tests else (SIM_TESTS if sim else REAL_TESTS)[table]
+               overrides: dict[str, str] | None = None, data_root: str | Path | None = None) -> list[Cell]:
+    """The cells of a table: one per recipe x seed (x test set for target-adapted specs).
+
+    Test sets may be your datasets registered under `data_root`."""
+    test_sets = [canonical_key(t, data_root) for t in tests] if tests else (SIM_TESTS if sim else REAL_TESTS)[table]
     cells = []
     for recipe in recipes if recipes is not None else recipes_for_table(table):
         spec = parse_spec(recipe.spec(sim))
-        adapted = bool({"ao", "st"} & set(spec.stages))
+        adapted = spec.adapts_to_target
         sample_budget = budget if budget is not None else None
         if recipe.budget and not sim:
             sample_budget = budget or recipe.budget  # the paper's 124,200 on real FineGPR
@@ -164,7 +167,7 @@ def ensure_twins(keys: list[str], data_root: Path, log: Callable[[str], None] = 
     from benchmark.synth import make_twin
 
     for k in keys:
-        if not k.startswith("sim-"):
+        if builtin_kind(k) != "procedural":  # your twins are made from your .toml (data make), not here
             continue
         if (data_root / k / "twin.toml").is_file():
             continue

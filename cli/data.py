@@ -1,4 +1,4 @@
-"""`aostbench data ...`: list, check, make and preview datasets.
+"""`aostbench data ...`: list, check, add/remove your own, make and preview datasets.
 
 Thin: every command calls benchmark.datasets or benchmark.synth and prints.
 """
@@ -10,6 +10,7 @@ from typing import Optional
 import typer
 from rich.table import Table
 
+from benchmark.text_safety import for_terminal as term
 from cli.common import console, err_console, friendly_errors
 
 data_app = typer.Typer(help="Datasets: what is on disk, validation, procedural twins.", no_args_is_help=True)
@@ -44,7 +45,7 @@ def list_cmd(data_root: Optional[Path] = typer.Option(None, "--data-root", help=
     root = _root(data_root)
     rows = dataset_status(root)
     table = Table(title=f"datasets under {root.absolute()}", show_lines=False)
-    for col in ("key", "kind", "status", "counts (images/ids)", "expected at"):
+    for col in ("key", "kind", "status", "counts (images/ids)", "expected at"):  # kind: "user labeled" etc.
         table.add_column(col, overflow="fold")
     for r in rows:
         if not r["found"]:
@@ -53,21 +54,26 @@ def list_cmd(data_root: Optional[Path] = typer.Option(None, "--data-root", help=
             status = "[red]invalid[/]"
         else:
             status = "[green]found[/]"
-        table.add_row(r["key"], r["kind"], status, _fmt_counts(r["counts"]), r["expected"])
+        counts = (f"{r['counts']['train']['images']:,} images, unlabeled" if r["counts"] and r["role"] == "target-only"
+                  else _fmt_counts(r["counts"]))
+        table.add_row(term(r["key"]), term(r["kind"]), status, term(counts), term(r["expected"]))
     console.print(table)
     broken = [r for r in rows if r["error"]]
     for r in broken:
-        console.print(f"[red]{r['key']}[/]: {r['error'].splitlines()[0]}  (details: aostbench data check {r['key']})")
-    missing_real = [r for r in rows if not r["found"] and r["kind"] != "procedural"]
+        console.print(f"[red]{term(r['key'])}[/]: {term(r['error'].splitlines()[0])}  (details: aostbench data check {term(r['key'])})")
+    for r in rows:
+        if r.get("user") and not r["found"]:
+            console.print(f"[yellow]{term(r['key'])}[/]: {term(r['hint'])}", highlight=False)
+    missing_real = [r for r in rows if not r["found"] and r["kind"] in ("real", "synthetic")]
     if missing_real:
         console.print("\n[bold]Missing real/synthetic data[/] (nothing is downloaded for you):")
         for r in missing_real:
-            console.print(f"  {r['key']}: {r['hint']}", highlight=False)
+            console.print(f"  {term(r['key'])}: {term(r['hint'])}", highlight=False)
     missing_twins = [r["key"] for r in rows if not r["found"] and r["kind"] == "procedural"]
     if missing_twins:
         console.print(
             f"\n[bold]Procedural twins not generated[/]: {', '.join(missing_twins)}\n"
-            f"  make one in seconds: aostbench data make sim-market1501 --scale demo --root {root}",
+            f"  make one in seconds: aostbench data make sim-market1501 --scale demo --data-root {root}",
             highlight=False,
         )
 
@@ -85,28 +91,30 @@ def check_cmd(
 
     from benchmark.datasets import check_dataset
 
-    report = check_dataset(name, _root(data_root), deep=deep)
+    report = check_dataset(name, _root(data_root), deep=deep)  # user datasets: from the data root's registrations
     if as_json:
         console.print_json(json.dumps(report.to_dict()))
     else:
-        console.print(report.to_text(), highlight=False, markup=False, soft_wrap=True)
+        console.print(term(report.to_text(), keep="\n"), highlight=False, soft_wrap=True)
     if not report.ok:
         raise typer.Exit(1)
 
 
-def twin_name(name: str) -> str:
-    """The canonical sim- key for `make`/`preview`; a path to a twin spec file passes through."""
-    from benchmark.datasets import canonical_key
+def twin_name(name: str, root: Optional[Path] = None) -> str:
+    """The canonical twin key for `make`/`preview` (built-in or yours); a path to a twin spec file passes through."""
+    from benchmark.datasets import get_spec
 
     p = Path(name)
     if p.suffix.lower() in (".toml", ".yaml", ".yml"):
         if not p.is_file():
             raise FileNotFoundError(f"twin spec file {p} not found")
         return str(p)
-    key = canonical_key(name)
-    if not key.startswith("sim-"):
-        raise ValueError(f"{key!r} is a real dataset and cannot be generated; its procedural twin is sim-{key}")
-    return key
+    spec = get_spec(name, _root(root))
+    if not spec.is_twin:
+        if spec.user is not None:
+            raise ValueError(f"{spec.key!r} is your {spec.user.kind} folder, not a procedural twin")
+        raise ValueError(f"{spec.key!r} is a real dataset and cannot be generated; its procedural twin is sim-{spec.key}")
+    return spec.key
 
 
 class _Progress:
@@ -136,13 +144,13 @@ def make_cmd(
     name: str = typer.Argument(..., help="Twin to generate, e.g. sim-market1501 (alias sim-market) or a twin spec .toml."),
     scale: str = typer.Option("demo", "--scale", help="demo (a few thousand images) or full (the real counts)."),
     seed: Optional[int] = typer.Option(None, "--seed", help="Random seed (same name+scale+seed = identical files)."),
-    root: Optional[Path] = typer.Option(None, "--root", help=_DATA_ROOT_HELP),
+    root: Optional[Path] = typer.Option(None, "--data-root", "--root", help=_DATA_ROOT_HELP + " (--root: old name)"),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing twin."),
 ) -> None:
-    """Generate a procedural twin in its real dataset's on-disk format."""
+    """Generate a procedural twin in its real dataset's on-disk format (yours from a .toml is registered by its name)."""
     if scale not in SCALES:
         raise ValueError(f"unknown scale {scale!r}; expected one of {', '.join(SCALES)}")
-    key = twin_name(name)
+    key = twin_name(name, root)
     out_root = _root(root)
     from rich.progress import Progress
 
@@ -154,23 +162,67 @@ def make_cmd(
     with Progress(console=err_console, transient=True) as bar:
         task = bar.add_task(f"making {key}", total=None)
         result = make_twin(key, out_root, progress=_Progress(bar, task), **kwargs)
-    console.print(f"wrote {key} ({scale}) under {out_root}" + (f": {result}" if result is not None else ""))
+    name = Path(result).name if isinstance(result, (str, Path)) else key  # a .toml's twin: its own name
+    console.print(f"wrote {name} ({scale}) under {out_root}" + (f": {result}" if result is not None else ""),
+                  highlight=False, markup=False)
 
 
 @data_app.command("preview")
 @friendly_errors
 def preview_cmd(
     name: str = typer.Argument(..., help="Twin to show, e.g. sim-finegpr."),
-    root: Optional[Path] = typer.Option(None, "--root", help=_DATA_ROOT_HELP),
+    root: Optional[Path] = typer.Option(None, "--data-root", "--root", help=_DATA_ROOT_HELP + " (--root: old name)"),
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="PNG to write (default: <name>-sheet.png)."),
 ) -> None:
     """Write a contact sheet (ids in rows, cameras/viewpoints in columns) to look at a twin."""
-    key = twin_name(name)
+    key = twin_name(name, root)
     out = output or Path(f"{Path(key).stem}-sheet.png")
     from benchmark.synth import preview_sheet
 
     result = preview_sheet(key, _root(root), out)
     console.print(f"wrote {result if isinstance(result, (str, Path)) else out}")
+
+
+@data_app.command("add")
+@friendly_errors
+def add_cmd(
+    name: str = typer.Argument(..., help="Your name for it (lower-case letters, digits, '-', '_'), e.g. my-city."),
+    path: Path = typer.Argument(..., help="The folder (read only; nothing is ever written inside it)."),
+    fmt: str = typer.Option(..., "--format", help="Its on-disk format: a dataset key whose layout it copies "
+                            "(market1501, dukemtmc, cuhk03, msmt17, personx, finegpr, ...) or `images` "
+                            "(unlabeled images: a --target for AO/ST)."),
+    update: bool = typer.Option(False, "--update", help="Re-register a dataset whose folder changed."),
+    deep: bool = typer.Option(False, "--deep", help="Also decode every image while checking."),
+    data_root: Optional[Path] = typer.Option(None, "--data-root", help=_DATA_ROOT_HELP),
+) -> None:
+    """Register a folder as a dataset: checked first (the `data check` report); then usable by name everywhere."""
+    from benchmark.datasets.user import UserDataError, add_dataset
+
+    root = _root(data_root)
+    try:
+        d, report = add_dataset(name, path, fmt, root, update=update, deep=deep)
+    except UserDataError as exc:
+        if getattr(exc, "report", None) is not None:
+            err_console.print(exc.report.to_text(), highlight=False, markup=False, soft_wrap=True)
+        raise
+    console.print(report.to_text(), highlight=False, markup=False, soft_wrap=True)
+    use = (f"--target {d.name}" if d.kind == "unlabeled" else f"--test {d.name}")
+    console.print(f"registered {d.name} ({d.kind}, {d.format}, fingerprint {d.fingerprint}) in "
+                  f"{root / 'user_datasets.toml'}; e.g. aostbench run --train sim-finegpr+ao {use}"
+                  + (" --test sim-market" if d.kind == "unlabeled" else ""), highlight=False, markup=False)
+
+
+@data_app.command("remove")
+@friendly_errors
+def remove_cmd(
+    name: str = typer.Argument(..., help="A dataset you registered (data add) or a twin you made from a .toml."),
+    data_root: Optional[Path] = typer.Option(None, "--data-root", help=_DATA_ROOT_HELP),
+) -> None:
+    """Unregister one of your datasets. No file is deleted."""
+    from benchmark.datasets.user import remove_dataset
+
+    d = remove_dataset(name, _root(data_root))
+    console.print(f"unregistered {d.name}; its files stay in {d.path}", highlight=False, markup=False)
 
 
 def register(app: typer.Typer) -> None:

@@ -6,16 +6,24 @@ from typing import Optional
 
 import typer
 
+from benchmark.text_safety import for_terminal as term
 from cli.common import console, err_console, friendly_errors
 
 db_app = typer.Typer(
-    help="The results DB: rebuild it from run artefacts, check it, see what it holds.\n\n"
-         "Examples:\n\n  aostbench db check\n\n  aostbench db rebuild --runs results/runs",
+    help="The results DB: rebuild it from run and submission files, check it against them, see what it holds.\n\n"
+         "Examples:\n\n  aostbench db check\n\n  aostbench db check --repair\n\n"
+         "  aostbench db rebuild --runs results/runs",
     no_args_is_help=True,
 )
 
 _DB_HELP = "Results DB (default: $AOSTBENCH_DB or ./results/aostbench.duckdb)."
 _RUNS_HELP = "Run artefacts folder holding <id>/result.json (default: $AOSTBENCH_RUNS or runs/ next to the DB)."
+_SUBS_HELP = "Where <name>/submission.toml files are (default: $AOSTBENCH_SUBMISSIONS or ./submissions)."
+_STORE_HELP = "The submissions store (default: $AOSTBENCH_SUBMISSIONS_STORE or <data root>/submissions-store)."
+
+
+def _say(style: str, label: str, message: str) -> None:
+    err_console.print(f"[{style}]{label}:[/] {term(message)}", highlight=False, soft_wrap=True)
 
 
 @db_app.command("rebuild")
@@ -23,18 +31,26 @@ _RUNS_HELP = "Run artefacts folder holding <id>/result.json (default: $AOSTBENCH
 def rebuild_cmd(
     runs: Optional[Path] = typer.Option(None, "--runs", help=_RUNS_HELP),
     db: Optional[Path] = typer.Option(None, "--db", help=_DB_HELP),
+    submissions_dir: Optional[Path] = typer.Option(None, "--submissions-dir", help=_SUBS_HELP),
+    store: Optional[Path] = typer.Option(None, "--store", help=_STORE_HELP),
 ) -> None:
-    """Recreate the DB from every runs/<id>/result.json (datasets and submissions are kept).
+    """Recreate the DB from every runs/<id>/result.json and every submission's submission.toml + store folder.
 
-    Run it while no `aostbench run` is writing. Example: aostbench db rebuild --runs results/runs
+    Bad files are named and skipped; the old DB is kept beside the new one (remove it when you are
+    satisfied). Run it while no `aostbench run` or `submit` is writing. Example: aostbench db rebuild
     """
-    from benchmark.store import rebuild_from_runs
+    from benchmark.maintenance import rebuild
 
-    report = rebuild_from_runs(runs, db)
-    kept = ", ".join(f"{n} {t}" for t, n in report.carried.items()) or "nothing"
-    console.print(f"rebuilt {report.db_path}: {report.runs} run(s) from artefacts; kept {kept} from the old DB")
+    report = rebuild(runs, db, submissions_dir=submissions_dir, store_root=store)
+    kept = ", ".join(f"{n} {t}" for t, n in report.carried.items() if n) or "nothing"
+    console.print(term(f"rebuilt {report.db_path}: {report.runs} run(s) from artefacts, "
+                       f"{report.submissions_from_files} submission version(s) from their files; "
+                       f"kept {kept} from the old DB"), highlight=False, soft_wrap=True)
+    if report.kept_old:
+        console.print(term(f"the old DB is kept at {report.kept_old}; remove it when the new one is right"),
+                      highlight=False, soft_wrap=True)
     for message in report.skipped:
-        err_console.print(f"[yellow]skipped:[/] {message}", highlight=False, soft_wrap=True)
+        _say("yellow", "skipped", message)
 
 
 @db_app.command("check")
@@ -42,20 +58,36 @@ def rebuild_cmd(
 def check_cmd(
     runs: Optional[Path] = typer.Option(None, "--runs", help=_RUNS_HELP),
     db: Optional[Path] = typer.Option(None, "--db", help=_DB_HELP),
+    submissions_dir: Optional[Path] = typer.Option(None, "--submissions-dir", help=_SUBS_HELP),
+    store: Optional[Path] = typer.Option(None, "--store", help=_STORE_HELP),
+    repair: bool = typer.Option(False, "--repair", help="Fix what the files decide: store missing rows, restore "
+                                "missing files from the DB, finish or remove what an interrupted run or submit left."),
 ) -> None:
-    """Verify the DB against the run artefacts; exit 1 when anything is off.
+    """Compare the DB with the run and submission files; every difference is listed; exit 1 when any.
 
-    Example: aostbench db check --db results/aostbench.duckdb
+    Example: aostbench db check --repair
     """
-    from benchmark.store import check_db
+    from benchmark.maintenance import check, repair as apply
 
-    problems = check_db(db, runs)
-    if not problems:
-        console.print("[green]ok[/]: the DB and the run artefacts agree")
+    findings = check(db, runs, submissions_dir=submissions_dir, store_root=store)
+    if not findings:
+        console.print("[green]ok[/]: the DB and the run and submission files agree")
         return
-    for p in problems:
-        err_console.print(f"[red]problem:[/] {p}", highlight=False, soft_wrap=True)
-    raise typer.Exit(1)
+    if not repair:
+        for f in findings:
+            _say("red", "problem", f.message + ("" if f.fix is None else "  (--repair fixes it)"))
+        raise typer.Exit(1)
+    done, left = apply(findings)
+    for message in done:
+        _say("green", "repaired", message)
+    for message in left:
+        _say("red", "not repaired", message)
+    rest = check(db, runs, submissions_dir=submissions_dir, store_root=store)
+    for f in rest:
+        if f.message not in left:
+            _say("red", "problem", f.message)
+    if rest:
+        raise typer.Exit(1)
 
 
 @db_app.command("migrate")
@@ -78,12 +110,12 @@ def info_cmd(db: Optional[Path] = typer.Option(None, "--db", help=_DB_HELP)) -> 
     try:
         s = queries.summary(db)
     except StoreEmpty as e:
-        err_console.print(f"[yellow]{e}[/]", highlight=False, soft_wrap=True)
+        _say("yellow", "empty", str(e))
         return
     runs = ", ".join(f"{n} {k}" for k, n in s["runs"].items())
-    console.print(f"{s['db_path']} (schema {s['schema_version']}): runs {runs}; {s['submissions']} submission(s); "
-                  f"{s['datasets']} dataset(s); {s['reference_rows']} paper rows; last activity "
-                  f"{s['last_activity'] or '–'}", highlight=False)
+    console.print(term(f"{s['db_path']} (schema {s['schema_version']}): runs {runs}; {s['submissions']} "
+                       f"submission(s); {s['datasets']} dataset(s); {s['reference_rows']} paper rows; last activity "
+                       f"{s['last_activity'] or '–'}"), highlight=False)
 
 
 @friendly_errors
@@ -98,7 +130,8 @@ def export_cmd(
     from benchmark.store import queries
 
     files = queries.export_parquet(parquet, db)
-    console.print(f"wrote {len(files)} file(s) to {parquet}: " + ", ".join(f.name for f in files), highlight=False)
+    console.print(term(f"wrote {len(files)} file(s) to {parquet}: " + ", ".join(f.name for f in files)),
+                  highlight=False)
 
 
 def register(app: typer.Typer) -> None:

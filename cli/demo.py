@@ -5,7 +5,7 @@ from typing import List, Optional
 
 import typer
 
-from cli.common import SET_HELP, console, friendly_errors
+from cli.common import SET_HELP, console, friendly_errors, say
 
 
 def register(app: typer.Typer) -> None:
@@ -28,7 +28,7 @@ def register(app: typer.Typer) -> None:
         overrides = parse_sets(sets)
         name = load_profile(profile, overrides).name  # a bad key or value stops here, before any work
         res = run_demo(profile=profile, seeds=seeds, data_root=data_root, db=db, device=device,
-                       log=lambda m: console.print(m, highlight=False), overrides=overrides)
+                       log=say, overrides=overrides)
         profile = name
         console.rule("Table 3 (sim-market1501)")
         console.print(tables.to_rich(queries.table_rows(3, test_sets=TABLE3_TESTS, profile=profile, db_path=db)))

@@ -5,7 +5,8 @@ from typing import List, Optional
 
 import typer
 
-from cli.common import PROFILE_HELP, SET_HELP, console, friendly_errors
+from benchmark.text_safety import for_terminal as term
+from cli.common import PROFILE_HELP, SET_HELP, console, friendly_errors, say
 
 _HELP = """Run every missing cell of a paper table from the baseline recipes (baselines/recipes/).
 
@@ -59,20 +60,20 @@ def register(app: typer.Typer) -> None:
             recipes = [r for r in recipes if r.key in wanted]
         tests = [t for t in test.split(",") if t.strip()] if test else None
         cells = plan_cells(table, sim=sim, profile=profile, seeds=seeds, tests=tests, recipes=recipes, budget=budget,
-                           overrides=overrides)
+                           overrides=overrides, data_root=data_root)
         if submissions:
             cells += submission_cells(cells, db=db, profile=profile, seeds=seeds, overrides=overrides)
         if dry_run:
             for c in cells:
-                console.print(c.label, highlight=False)
+                say(c.label)
             return
         if sim:
-            ensure_twins(needed_datasets(cells), paths.data_root(data_root), log=console.print)
+            ensure_twins(needed_datasets(cells), paths.data_root(data_root), log=say)
         report = run_grid(cells, data_root=data_root, db=db, device=device,
-                          log=lambda m: console.print(m, highlight=False))
+                          log=say)
         console.print(f"grid: {len(report.ran)} ran, {len(report.skipped)} skipped, {len(report.failed)} failed")
         for cell, err in report.failed:
-            console.print(f"[red]failed[/] {cell.label}: {err}", highlight=False)
+            console.print(f"[red]failed[/] {term(cell.label)}: {term(err)}", highlight=False)
         from benchmark.store import queries, tables
 
         df = queries.table_rows(table, test_sets=sorted({t for c in cells for t in c.tests}), profile=profile_name, db_path=db)

@@ -27,9 +27,22 @@ app = typer.Typer(
 
 
 @app.callback()
-def _root(debug: bool = typer.Option(False, "--debug", help="Show full tracebacks on errors.")) -> None:
+def _root(ctx: typer.Context,
+          debug: bool = typer.Option(False, "--debug", help="Show full tracebacks on errors.")) -> None:
     if debug:
         os.environ["AOSTBENCH_DEBUG"] = "1"
+    # the folders, resolved once from the environment and defaults; a command's flags narrow them
+    from benchmark import paths
+
+    token = paths.install(paths.Paths.resolve())
+    ctx.call_on_close(lambda: _restore(paths, token))
+
+
+def _restore(paths, token) -> None:
+    try:
+        paths.uninstall(token)
+    except ValueError:  # closed from another context: nothing of ours to restore there
+        pass
 
 
 # (module, how it is mounted): a module exposes either `app` (a group) or `register(app)`.
@@ -45,6 +58,7 @@ _COMMANDS = [
     "cli.submit",
     "cli.leaderboard",
     "cli.profiles",
+    "cli.weights",
 ]
 
 for _name in _COMMANDS:
@@ -58,7 +72,15 @@ for _name in _COMMANDS:
 
 
 def main() -> None:
-    app()
+    import sys
+
+    # the error hint says "run with --debug": accept it after the command too (`aostbench run ... --debug`)
+    args = sys.argv[1:]
+    cut = args.index("--") if "--" in args else len(args)
+    if "--debug" in args[:cut]:
+        os.environ["AOSTBENCH_DEBUG"] = "1"
+        args = [a for a in args[:cut] if a != "--debug"] + args[cut:]
+    app(args=args)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ from typing import Optional
 import typer
 from rich.console import Console
 
+from benchmark.text_safety import for_terminal, printable
 from cli.common import console, err_console, fail, friendly_errors
 
 _EPILOG = (
@@ -21,16 +22,35 @@ _EPILOG = (
 )
 
 
-def parse_test_sets(text: Optional[str]) -> list[str] | None:
-    """`market,sim-duke` -> canonical keys; an unknown name is an error listing the known ones."""
+def parse_test_sets(text: Optional[str], db: Optional[Path] = None) -> list[str] | None:
+    """`market,sim-duke` -> canonical keys; an unknown name is an error listing the known ones.
+
+    Your datasets count as known when registered under the data root or when the DB holds runs on them
+    (the DB may outlive a registration)."""
     if not text:
         return None
     names = [t.strip() for t in text.split(",") if t.strip()]
+    from benchmark.datasets import UnknownDataset, canonical_key
+    from benchmark.names import alias_key
+
+    out = []
+    for n in names:
+        try:
+            out.append(canonical_key(n))
+        except UnknownDataset:
+            if alias_key(n) not in _stored_datasets(db):
+                raise
+            out.append(alias_key(n))
+    return out
+
+
+def _stored_datasets(db: Optional[Path]) -> set[str]:
+    from benchmark.store import StoreEmpty, queries
+
     try:
-        from benchmark.datasets import canonical_key
-    except ImportError:  # registry not available: the store's own naming rules
-        from benchmark.store.naming import canonical as canonical_key
-    return [canonical_key(n) for n in names]
+        return set(queries.datasets_df(db)["key"])
+    except StoreEmpty:
+        return set()
 
 
 @friendly_errors
@@ -58,7 +78,7 @@ def results(
     if fmt not in tables.FORMATS:
         raise fail(f"--format must be one of {', '.join(tables.FORMATS)}, got {fmt!r}")
     shown = tables.parse_metrics(metrics)
-    tests = parse_test_sets(test)
+    tests = parse_test_sets(test, db)
     kinds = [k.strip() for k in kind.split(",") if k.strip()] if kind else None
     try:
         df = queries.table_rows(table, tests, profile, db, kinds=kinds, include_paper=not no_paper)
@@ -66,7 +86,7 @@ def results(
             err_console.print("[dim]No runs of ours match these filters yet; `aostbench runs list` shows what "
                               "exists.[/]")
     except StoreEmpty as e:
-        err_console.print(f"[yellow]{e}[/]", highlight=False, soft_wrap=True)
+        err_console.print(f"[yellow]{for_terminal(e)}[/]", highlight=False, soft_wrap=True)
         if no_paper:
             return
         err_console.print("[dim]Showing the paper's rows only.[/]")
@@ -75,7 +95,7 @@ def results(
         out = console if sys.stdout.isatty() else Console(width=250)  # piped: do not squeeze to 80 columns
         out.print(tables.to_rich(df, shown))
         return
-    text = tables.render(df, fmt, shown)
+    text = printable(tables.render(df, fmt, shown), keep="\n\t")  # a stranger's train spec holds no escapes
     if output is not None:
         output.parent.mkdir(parents=True, exist_ok=True)
         output.write_text(text, encoding="utf-8")

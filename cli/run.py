@@ -5,7 +5,7 @@ from typing import List, Optional
 
 import typer
 
-from cli.common import PROFILE_HELP, SET_HELP, console, friendly_errors
+from cli.common import PROFILE_HELP, SET_HELP, console, enable_debug, friendly_errors, say
 
 _HELP = """Train on SPEC, evaluate on every --test set, store the run.
 
@@ -31,11 +31,13 @@ def register(app: typer.Typer) -> None:
     def run_cmd(
         train: Optional[str] = typer.Option(None, "--train", help="Train spec, e.g. sim-finegpr+aost."),
         test: Optional[str] = typer.Option(None, "--test", help="Test set(s), comma-separated: market, duke, sim-market..."),
-        profile: str = typer.Option("cpu", "--profile", help=PROFILE_HELP),
+        profile: str = typer.Option("auto", "--profile", help=PROFILE_HELP + " Default auto: paper for real data "
+                                    "on a GPU, else cpu; the run says which and why."),
         sets: Optional[List[str]] = typer.Option(None, "--set", help=SET_HELP),
         seed: int = typer.Option(0, "--seed"),
         budget: Optional[int] = typer.Option(None, "--budget", help="Images for +random/+ao (default: the profile's)."),
-        target: Optional[str] = typer.Option(None, "--target", help="Test set AO/ST adapt to (default: the first)."),
+        target: Optional[str] = typer.Option(None, "--target", help="What AO/ST adapt to: a test set (default: the first), a registered dataset, or a folder of "
+                                              "unlabeled target images (any tree of .jpg/.png)."),
         style: Optional[str] = typer.Option(None, "--style", help="Style transfer for +st: spgan | cyclegan | color | dat."),
         style_bank: Optional[str] = typer.Option(None, "--style-bank", help="Folder of target-style images (like MSCO)."),
         data_root: Optional[str] = typer.Option(None, "--data-root", help="Datasets folder (default ./data or $AOSTBENCH_DATA)."),
@@ -44,15 +46,19 @@ def register(app: typer.Typer) -> None:
         nproc: int = typer.Option(1, "--nproc", help="Processes for training/features (torchrun, DDP)."),
         resume: Optional[str] = typer.Option(None, "--resume", help="Continue a failed or interrupted run by id."),
         no_fid: bool = typer.Option(False, "--no-fid", help="Skip FID."),
+        debug: bool = typer.Option(False, "--debug", help="Show full tracebacks on errors (as `aostbench --debug`)."),
     ) -> None:
         from benchmark.pipeline import RunRequest, run
         from benchmark.profiles import load_profile, parse_sets
+
+        if debug:
+            enable_debug()
 
         overrides = parse_sets(sets)
         if resume and overrides:
             raise typer.BadParameter("--set cannot change a resumed run; it continues with its own settings")
         if not resume:
-            load_profile(profile, overrides)  # a bad key or value stops here, before any work
+            load_profile("cpu" if profile == "auto" else profile, overrides)  # a bad key or value stops here, before any work
         if not resume and (not train or not test):
             raise typer.BadParameter("--train and --test are required (or --resume RUN_ID)")
         req = RunRequest(
@@ -60,5 +66,5 @@ def register(app: typer.Typer) -> None:
             budget=budget, target=target, style=style, style_bank=style_bank, data_root=data_root, db=db,
             device=device, nproc=nproc, resume=resume, fid=not no_fid, profile_overrides=overrides,
         )
-        result = run(req, log=lambda m: console.print(m, highlight=False))
+        result = run(req, log=say)  # interrupts: exit 130/143
         console.print(f"[green]stored[/] run {result.id}; see `aostbench results` or `aostbench runs show {result.id}`")

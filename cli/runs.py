@@ -10,7 +10,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from cli.common import console, err_console, fail, friendly_errors
+from benchmark.text_safety import for_terminal as term
+from cli.common import err_console, fail, friendly_errors, out_console
 
 runs_app = typer.Typer(
     help="Runs in the results DB: status, provenance, settings, metrics, costs.\n\n"
@@ -23,8 +24,7 @@ _STATUS_STYLE = {"completed": "green", "running": "yellow", "failed": "red"}
 
 
 def _out() -> Console:
-    """The terminal as it is; piped output gets a wide console instead of rich's 80 columns."""
-    return console if sys.stdout.isatty() else Console(width=220)
+    return out_console(220)
 
 
 def _v(value: object) -> str:
@@ -33,7 +33,7 @@ def _v(value: object) -> str:
 
 def _short(text: object, n: int = 60) -> str:
     s = "" if text is None else str(text).replace("\n", " ")
-    return s if len(s) <= n else s[: n - 1] + "…"
+    return term(s if len(s) <= n else s[: n - 1] + "…")
 
 
 @runs_app.command("list")
@@ -60,13 +60,15 @@ def list_cmd(
         from benchmark.store import mark_stale_runs
 
         for rid in mark_stale_runs(db):  # maintenance, said: the read below never writes
-            err_console.print(f"marked run {rid} failed: its process is gone", highlight=False)
+            err_console.print(f"marked run {term(rid)} failed: its process is gone", highlight=False)
         df = queries.runs_df(db, status=status, train_spec=train, profile=profile, limit=limit or None)
     except StoreEmpty as e:
-        err_console.print(f"[yellow]{e}[/]", highlight=False, soft_wrap=True)
+        err_console.print(f"[yellow]{term(e)}[/]", highlight=False, soft_wrap=True)
         return
     if fmt == "csv":
-        sys.stdout.write(df.to_csv(index=False, lineterminator="\n"))
+        from benchmark.text_safety import printable
+        safe = df.apply(lambda col: col.map(lambda v: printable(v) if isinstance(v, str) else v))
+        sys.stdout.write(safe.to_csv(index=False, lineterminator="\n"))
         return
     if fmt == "json":
         sys.stdout.write(df.to_json(orient="records", date_format="iso", indent=2) + "\n")
@@ -80,10 +82,10 @@ def list_cmd(
         t.add_column(col, overflow="fold" if col == "id" else "ellipsis")
     from benchmark.store.tables import human_seconds
     for r in df.itertuples(index=False):
-        t.add_row(r.id, f"[{_STATUS_STYLE.get(r.status, '')}]{r.status}[/]", r.train_spec,
-                  r.variant if isinstance(r.variant, str) and r.variant else r.profile, str(r.seed),
-                  ",".join(r.test_sets), r.settings, str(r.started_at)[:19], human_seconds(r.wall_seconds),
-                  _short(r.error, 40))
+        t.add_row(term(r.id), _status(r.status), term(r.train_spec),
+                  term(r.variant if isinstance(r.variant, str) and r.variant else r.profile), term(r.seed),
+                  term(",".join(map(str, r.test_sets))), term(r.settings), term(str(r.started_at)[:19]),
+                  human_seconds(r.wall_seconds), _short(r.error, 40))
     _out().print(t)
 
 
@@ -113,7 +115,7 @@ def show_cmd(
     info.add_column(style="bold")
     info.add_column()
     for label, value in (
-        ("id", r["id"]), ("status", f"[{_STATUS_STYLE.get(r['status'], '')}]{r['status']}[/]"),
+        ("id", r["id"]), ("status", None),
         ("error", r["error"]), ("train spec", f"{r['train_spec']} ({r['train_kind']})"),
         ("profile / seed", f"{r['profile']} / {r['seed']}"), ("settings", r["settings"]),
         ("variant", r.get("variant")),
@@ -127,23 +129,29 @@ def show_cmd(
         ("libraries", ", ".join(f"{k} {v}" for k, v in sorted(r["library_versions"].items()))),
         ("data fingerprints", ", ".join(f"{k}={str(v)[:12]}" for k, v in sorted(r["data_fingerprints"].items()))),
     ):
-        if value not in (None, "", "– / –", "–"):
-            info.add_row(label, str(value))
+        if label == "status":
+            info.add_row(label, _status(r["status"]))
+        elif value not in (None, "", "– / –", "–"):
+            info.add_row(label, term(value))
     out.print(info)
     _rows_table(out, "metrics (%)", d["metrics"], ("test_set", "r1", "r5", "r10", "map", "minp", "num_query",
                                               "num_gallery"))
     _rows_table(out, "FID", d["fid"], ("stage", "target", "style_method", "value", "weights", "dims", "n"))
     _rows_table(out, "costs", d["costs"], ("stage", "wall_seconds", "images", "device"))
     _rows_table(out, "surrogate", d["surrogate"], ("target", "r2_cv", "r2_train", "n_probe", "model"))
+    _rows_table(out, "weights loaded", d.get("weights_used", []), ("part", "file", "sha256", "checksum", "tensors",
+                                                                   "label", "from_cache"))
     if d["attribute_dist"]:
         sources = sorted({(a["source"], a["target"]) for a in d["attribute_dist"]})
         attrs = len({a["attribute"] for a in d["attribute_dist"]})
         out.print(f"attribute distributions: {attrs} attributes; sources: "
-                      + ", ".join(f"{s}{' → ' + t if t else ''}" for s, t in sources)
-                      + " (the leaderboard's Attributes page draws them)")
+                  + term(", ".join(f"{s}{' → ' + t if t else ''}" for s, t in sources))
+                  + " (the leaderboard's Attributes page draws them)")
     if r["config"]:
         out.print("[bold]config[/]")
-        out.print_json(json.dumps(r["config"], default=str))
+        from benchmark.text_safety import inert_tree
+        out.print(term(json.dumps(inert_tree(r["config"]), indent=2, default=str, ensure_ascii=False),
+                       keep="\n"), highlight=False)
 
 
 def _rows_table(out: Console, title: str, rows: list[dict], cols: tuple[str, ...]) -> None:
@@ -153,9 +161,14 @@ def _rows_table(out: Console, title: str, rows: list[dict], cols: tuple[str, ...
     for c in cols:
         t.add_column(c, justify="right" if isinstance(rows[0].get(c), (int, float)) else "left")
     for row in rows:
-        t.add_row(*("–" if row.get(c) is None else (f"{row[c]:.2f}" if isinstance(row[c], float) else str(row[c]))
+        t.add_row(*("–" if row.get(c) is None else (f"{row[c]:.2f}" if isinstance(row[c], float) else term(row[c]))
                     for c in cols))
     out.print(t)
+
+
+def _status(status: object) -> str:
+    style = _STATUS_STYLE.get(str(status))
+    return f"[{style}]{term(status)}[/]" if style else term(status)
 
 
 def register(app: typer.Typer) -> None:

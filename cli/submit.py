@@ -1,22 +1,21 @@
 """`aostbench submit PATH --name NAME` and `aostbench submissions list|show|remove|index-known`.
 
 Thin: every command calls benchmark.submissions and prints. Names, paths and
-messages that come from a submission are printed without rich markup, so a
-file called `[red]x` or one holding terminal escapes shows as plain text.
+messages that come from a submission go through `for_terminal`, so a file
+called `[red]x`, one holding terminal escapes or a non-UTF-8 byte shows as typed.
 """
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Optional
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
-from cli.common import console, fail, friendly_errors
+from benchmark.text_safety import for_terminal as term
+from cli.common import fail, friendly_errors, narrow_paths, out_console
 
 submissions_app = typer.Typer(
     help="Submitted datasets: list, show the validation report, remove; index known datasets for duplicates.\n\n"
@@ -31,11 +30,11 @@ _SHOW = 20
 
 
 def _out() -> Console:
-    return console if sys.stdout.isatty() else Console(width=200)
+    return out_console(200)
 
 
 def _plain(out: Console, text: str) -> None:
-    out.print(text, markup=False, highlight=False, soft_wrap=True)
+    out.print(term(text, keep="\n"), highlight=False, soft_wrap=True)
 
 
 def _items(out: Console, title: str, items: list[str]) -> None:
@@ -102,6 +101,7 @@ def submit_cmd(
     """
     from benchmark.submissions import submit
 
+    narrow_paths(data=data_root, db=db, submissions_store=store, submissions=submissions_dir)  # caches follow --db
     result = submit(path, name, attributes=attributes, description=description, license=license, db_path=db,
                     data_root=data_root, store_root=store, submissions_dir=submissions_dir, dry_run=dry_run)
     out = _out()
@@ -113,7 +113,7 @@ def submit_cmd(
         _plain(out, json.dumps(doc, indent=2, default=str))
     else:
         version = f" version {result.version}" if result.version is not None else ""
-        out.print(f"[bold {_STYLE[result.status]}]{result.status}[/]: submission {escape(result.name)}{version}",
+        out.print(f"[bold {_STYLE[result.status]}]{result.status}[/]: submission {term(result.name)}{version}",
                   highlight=False)
         _print_report(out, result.report)
         if result.status == "accepted":
@@ -152,10 +152,10 @@ def list_cmd(
         table.add_column(col, overflow="fold")
     for r in rows:
         reason = (r.get("reasons") or [""])[0]
-        table.add_row(escape(r["name"]), str(r["version"]), f"[{_STYLE.get(r['status'], 'white')}]{r['status']}[/]",
+        table.add_row(term(r["name"]), term(r["version"]), f"[{_STYLE.get(r['status'], 'white')}]{term(r['status'])}[/]",
                       _n(r.get("n_images")), _n(r.get("n_ids")), _n(r.get("n_cams")),
-                      "yes" if r.get("has_attributes") else "no", str(r.get("created_at") or ""),
-                      escape(reason[:80]))
+                      "yes" if r.get("has_attributes") else "no", term(r.get("created_at") or ""),
+                      term(reason[:80]))
     out.print(table)
 
 
@@ -179,8 +179,8 @@ def show_cmd(
     if as_json:
         _plain(out, json.dumps(row, indent=2, default=str))
         return
-    out.print(f"submission {escape(row['name'])} version {row['version']}: "
-              f"[bold {_STYLE.get(row['status'], 'white')}]{row['status']}[/] ({row.get('created_at')})",
+    out.print(f"submission {term(row['name'])} version {term(row['version'])}: "
+              f"[bold {_STYLE.get(row['status'], 'white')}]{term(row['status'])}[/] ({term(row.get('created_at'))})",
               highlight=False)
     if row.get("path"):
         _plain(out, f"  stored at {row['path']}")

@@ -16,6 +16,7 @@ from typing import Any, Callable
 import streamlit as st
 
 from benchmark import paths
+from benchmark.text_safety import inert_tree, printable
 from benchmark.store import StoreBusy, StoreEmpty, StoreOutdated, app_queries, queries
 from benchmark.store.writes import default_runs_dir
 
@@ -100,7 +101,27 @@ def _cached(name: str, path: str, state: tuple, args: tuple, kwargs: tuple, wait
     kw = dict(kwargs)
     if name not in _NO_DB:
         kw.update(db_path=path, timeout=wait)
-    return fn(*args, **kw)
+    return inert_result(fn(*args, **kw))
+
+
+def inert_result(value: Any) -> Any:
+    """Every string a query returns made printable (benchmark.text_safety): a lone surrogate or an
+    escape sequence from a stranger's file name must not break the page (Streamlit encodes UTF-8)."""
+    import pandas as pd
+
+    if isinstance(value, pd.DataFrame):
+        out = value.copy()
+        for col in out.columns:
+            if out[col].dtype == object:
+                out[col] = out[col].map(_inert_cell)
+        out.columns = [inert_tree(c) if isinstance(c, str) else c for c in out.columns]
+        out.attrs = inert_tree(dict(value.attrs))
+        return out
+    return inert_tree(value)
+
+
+def _inert_cell(v: Any) -> Any:
+    return inert_tree(v) if isinstance(v, (str, dict, list, tuple)) else v
 
 
 def _freeze(value: Any) -> Any:
@@ -147,6 +168,13 @@ def guarded(render: Callable[[], None]) -> None:
         show_busy(e)
     except StoreOutdated as e:  # the app never migrates: it says how
         st.warning(md_escape(str(e)), icon=":material/update:")
+    except Exception as e:  # noqa: BLE001 - a damaged DB file: say what to do, not a traceback
+        if not type(e).__module__.lstrip("_").startswith("duckdb"):
+            raise
+        st.error("The results database cannot be read as it is. `aostbench db check` says what is wrong; "
+                 "`aostbench db rebuild` recreates it from the run and submission files (the old file is kept).",
+                 icon=":material/error:")
+        st.code(printable(str(e).splitlines()[0] if str(e) else type(e).__name__), language=None, wrap_lines=True)
 
 
 def has_runs() -> bool:

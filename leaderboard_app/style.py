@@ -7,18 +7,21 @@ text and must show as typed, never as markup.
 from __future__ import annotations
 
 import html
-import re
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import streamlit as st
 
+from benchmark import stages as _stages
+from benchmark.text_safety import inert_md, printable
+
 BEST = "#d62728"  # the paper prints the best result in red
 SECOND = "#1f5fbf"  # and the second in blue
 SOURCE_COLOURS = {"full": "#9e9e9e", "selected": BEST, "target-true": SECOND}
-STAGE_ORDER = ("full", "random", "ao", "st", "aost")
-STAGE_LABELS = {"full": "full (source)", "random": "+Random", "ao": "+AO", "st": "+ST", "aost": "+AOST"}
+# FID labels and their names come from the Stage registry (benchmark.stages)
+STAGE_ORDER = tuple(_stages.fid_labels())
+STAGE_LABELS = {s: ("full (source)" if s == _stages.FULL else "+" + _stages.label_display(s)) for s in STAGE_ORDER}
 
 CSS = f"""
 <style>
@@ -69,16 +72,16 @@ def inject_css() -> None:
 
 
 def esc(value: Any) -> str:
-    """Text safe inside HTML (quotes included, for attributes)."""
-    return html.escape("" if value is None else str(value), quote=True)
-
-
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
+    """Text safe inside HTML (quotes included, for attributes); invisible characters made visible."""
+    return html.escape(printable(value), quote=True)
 
 
 def md_escape(value: Any) -> str:
-    """Text that Streamlit's Markdown shows literally (no links, emphasis, HTML or LaTeX)."""
-    return _MD_SPECIAL.sub(r"\\\1", "" if value is None else str(value))
+    """Text that Streamlit's Markdown shows literally: an inline code span (see benchmark.text_safety).
+
+    Backslash escapes are not enough: GFM autolinks (www.x.org, http://..., a@b.org) are found
+    in the text after escapes are resolved; code spans are never linked."""
+    return inert_md(value)
 
 
 def missing(x: Any) -> bool:

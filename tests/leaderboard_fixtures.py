@@ -30,6 +30,8 @@ from benchmark.store import AttributeDist, Cost, FidRow, Metrics, RunResult, Sto
 
 TESTS = ("sim-market1501", "sim-dukemtmc")
 TOY_SUBMISSION = "toy-crowd"
+# GFM autolink literals in every form: the app must show them as text, never as links
+AUTOLINK_REASON = "see www.example.com/x, http://evil.example/a, https://x.example, a@b.example and mailto:c@d.example"
 HOSTILE_SUBMISSION = "<script>alert('x')</script> **bold** [link](javascript:alert(1))"
 
 
@@ -149,7 +151,7 @@ def seed_demo_db(db_path: str | Path, runs_dir: str | Path) -> DemoDB:
 
     failed = RunResult.new("sim-finegpr+aost", SMOKE, 2, list(TESTS))
     store.start_run(failed)
-    store.fail_run(failed, "RuntimeError: the fixture's run ran out of memory")
+    store.fail_run(failed, "RuntimeError: the fixture's run ran out of memory; " + AUTOLINK_REASON)
     demo.failed.append(failed.id)
 
     store.add_submission(TOY_SUBMISSION, status="accepted", reasons=[],
@@ -157,7 +159,8 @@ def seed_demo_db(db_path: str | Path, runs_dir: str | Path) -> DemoDB:
                          path="/submissions/toy-crowd", n_images=420, n_ids=21, n_cams=3, fingerprint="abc123",
                          has_attributes=True)
     store.add_submission(HOSTILE_SUBMISSION, status="rejected",
-                         reasons=["<img src=x onerror=alert(1)> is not a person crop", "only 1 camera"],
+                         reasons=["<img src=x onerror=alert(1)> is not a person crop", "only 1 camera",
+                                  AUTOLINK_REASON],
                          report={"images": 3, "errors": ["<b>bad</b> file name"]}, n_images=3, n_ids=1, n_cams=1)
     demo.submissions += [TOY_SUBMISSION, HOSTILE_SUBMISSION]
     add("submission:toy-crowd", _run(store, f"submission:{TOY_SUBMISSION}", SMOKE, 0, 24.0, images=420))

@@ -18,7 +18,7 @@ from benchmark.aost.search import SearchSpace, search_distribution
 from benchmark.aost.surrogate import TreeExpectation, fit_surrogate
 from benchmark.attributes import ALL_ATTRIBUTES, ENV_NAMES, ID_NAMES
 from benchmark.datasets.records import Dataset, Record
-from benchmark.paths import MissingWeights
+from benchmark.weights import MissingWeights
 from benchmark.profiles import PAPER, SMOKE
 
 REPO = Path(__file__).resolve().parents[1]
@@ -303,6 +303,19 @@ def test_rendered_selection_writes_finegpr_files(twins, tmp_path):
     assert sorted(r.path for r in again.train) == sorted(r.path for r in sel.records)
     assert {r.path: (r.pid, r.camid, dict(r.attrs)) for r in again.train} == {
         r.path: (r.pid, r.camid, dict(r.attrs)) for r in sel.records}
+    # an interrupted rendering resumes: files already written are kept, the missing ones come back the same
+    first = {r.path: Path(r.path).read_bytes() for r in sel.records}
+    kept = Path(sel.records[0].path).stat().st_mtime_ns
+    for r in sel.records[10:]:
+        Path(r.path).unlink()
+    resumed = select(source, v, 30, seed=0, out_dir=tmp_path / "sel")
+    assert {r.path: Path(r.path).read_bytes() for r in resumed.records} == first
+    assert Path(sel.records[0].path).stat().st_mtime_ns == kept
+    # another V* is another selection: nothing of the old one is reused
+    v["weather"] = [0, 1.0, 0, 0, 0, 0, 0]
+    other = select(source, v, 30, seed=0, out_dir=tmp_path / "sel")
+    assert all(r.attrs["weather"] == 2 for r in other.records)
+    assert sorted(p.name for p in (tmp_path / "sel").rglob("*.jpg")) == sorted(Path(r.path).name for r in other.records)
 
 
 # --- probe ---------------------------------------------------------------------------------------
@@ -371,3 +384,63 @@ def test_run_ao_end_to_end_on_tiny_twins_with_cache(twins, tmp_path, monkeypatch
     again = run_ao(source, target, profile, budget=12, seed=0, work_dir=tmp_path / "run2")
     assert again.details["cached"] == {"probe": True, "target": True}
     assert again.v_star == res.v_star and len(again.records) == 12
+
+
+# --- caches keyed by content; an interrupted feature pass resumes (issue 17) -----------------------
+
+
+class _Counting(torch.utils.data.Dataset):
+    """Counts the items read; raises KeyboardInterrupt at item `stop_at` (an interrupt mid-pass)."""
+
+    def __init__(self, data, stop_at: int | None = None):
+        self.data, self.stop_at, self.reads = data, stop_at, 0
+
+    def __len__(self):
+        return len(self.data)
+
+    def __getitem__(self, i):
+        if self.stop_at is not None and i == self.stop_at:
+            raise KeyboardInterrupt
+        self.reads += 1
+        return self.data[i]
+
+
+def test_an_interrupted_vgg_pass_resumes_from_its_saved_chunks(tmp_path):
+    d = dist.StyleContentDistance("random", sketch_dim=256, batch_size=4)
+    data = dist.images_dataset(_random_images(20, seed=3), 32, 16)
+    whole = d.sketches(data)
+    partial = tmp_path / "probe.partial"
+    with pytest.raises(KeyboardInterrupt):
+        d.sketches(_Counting(data, stop_at=13), partial=partial, chunk=8)
+    assert sorted(p.name for p in partial.glob("*.npy")) == ["000000000.npy"]  # the finished chunk is kept
+    again = _Counting(data)
+    resumed = d.sketches(again, partial=partial, chunk=8)
+    assert again.reads == 12  # only what was not saved
+    assert np.array_equal(resumed.style, whole.style) and np.array_equal(resumed.content, whole.content)
+
+
+def test_ao_features_are_keyed_by_the_vgg_file_content(twins, tmp_path, monkeypatch):
+    """Another VGG-19 file under the official name is another cache entry, never the old features."""
+    import torchvision
+
+    from benchmark.aost.ao import optimise_attributes
+    from benchmark.datasets import load_dataset
+
+    monkeypatch.setenv("AOSTBENCH_WEIGHTS", str(tmp_path / "w"))
+    monkeypatch.setenv("AOSTBENCH_CACHE", str(tmp_path / "cache"))
+    (tmp_path / "w").mkdir()
+    source, target = load_dataset("sim-finegpr", twins), load_dataset("sim-market1501", twins)
+    profile = SMOKE.with_(ao_probe=20, ao_target_images=6, pso_particles=4, pso_iters=2, ao_vgg_weights="imagenet")
+    runs = []
+    for seed in (1, 2):
+        torch.manual_seed(seed)
+        torch.save(torchvision.models.vgg19(weights=None).state_dict(), tmp_path / "w" / dist.VGG19_FILE)
+        runs.append(optimise_attributes(source, target, profile, seed=0))
+    assert [r.details["cached"] for r in runs] == [{"probe": False, "target": False}] * 2
+    assert runs[0].details["weights_use"]["sha256"] != runs[1].details["weights_use"]["sha256"]
+    assert runs[1].details["weights_use"]["tensors"] == 32 and runs[1].vgg_weights == "imagenet"
+    cached = optimise_attributes(source, target, profile, seed=0)  # the same file again: cached, and said so
+    assert cached.details["cached"] == {"probe": True, "target": True}
+    assert cached.details["weights_use"]["sha256"] == runs[1].details["weights_use"]["sha256"]
+    assert cached.details["weights_use"]["from_cache"] is True
+    assert not list((tmp_path / "cache" / "ao").glob("*.partial"))  # work-in-progress folders are cleaned up

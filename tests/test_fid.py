@@ -85,7 +85,7 @@ def test_fid_without_official_weights_falls_back_and_says_so(no_official_weights
     assert fid.compute_fid(a, b, profile=SMOKE).value == pytest.approx(res.value, rel=1e-12)
     keyed = fid.compute_fid(a, b, profile=SMOKE, cache_key_a="fp-a", cache_key_b="fp-b")
     assert keyed.value == pytest.approx(res.value, rel=1e-9)
-    assert len(list((tmp / "cache" / "fid").glob(f"fp-a-*-random-{SMOKE.fid_dims}-8-{SMOKE.fid_max_images}.npy"))) == 1
+    assert len(list((tmp / "cache" / "fid").glob(f"fp-a-*-random-seed0-{SMOKE.fid_dims}-8-{SMOKE.fid_max_images}-*.npy"))) == 1
     # the same key with other images of that dataset is another cache entry, not a stale hit
     other = fid.compute_fid(a[:5], b, profile=SMOKE, cache_key_a="fp-a", cache_key_b="fp-b")
     assert other.n_a == 5 and other.value != pytest.approx(keyed.value)
@@ -122,3 +122,36 @@ def test_fid_caps_images_at_the_profile_limit(no_official_weights):
     assert (res.n_a, res.n_b) == (5, 3)
     with pytest.raises(FileNotFoundError, match="missing.png"):
         fid.compute_fid(a + [str(tmp / "missing.png")], a, profile=SMOKE)
+
+
+def test_paper_fid_without_the_official_file_stops_instead_of_falling_back(no_official_weights):
+    from benchmark.profiles import PAPER
+    from benchmark.weights import MissingWeights
+
+    a = _write_images(no_official_weights / "a", 3, 0, 0)
+    with pytest.raises(MissingWeights, match="aostbench weights fetch fid-inception"):
+        fid.compute_fid(a, a, profile=PAPER.with_(fid_dims=64))
+    with pytest.raises(MissingWeights):
+        fid.resolve_weights("official")
+    assert not (no_official_weights / "cache" / "fid").exists()
+
+
+def test_fid_cache_is_keyed_by_the_weights_file_content(no_official_weights):
+    """Another file under the official name never returns the activations of the first."""
+    tmp = no_official_weights
+    (tmp / "weights").mkdir()
+    a = _write_images(tmp / "a", 4, 0, 0)
+    b = _write_images(tmp / "b", 4, 60, 1)
+    values = []
+    for fill in (0.01, 0.02):
+        net = fid.fid_backbone()
+        with torch.no_grad():
+            net.Conv2d_1a_3x3.conv.weight.fill_(fill)
+        torch.save(net.state_dict(), tmp / "weights" / fid.FID_WEIGHTS_FILE)
+        res = fid.compute_fid(a, b, profile=SMOKE, cache_key_a="fp-a", cache_key_b="fp-b")
+        assert res.weights == "official" and res.weights_use["tensors"] == len(net.state_dict())
+        assert res.weights_use["checksum"] == "mismatch"  # a stand-in, not the published file
+        values.append(res.value)
+    assert values[0] != pytest.approx(values[1])
+    again = fid.compute_fid(a, b, profile=SMOKE, cache_key_a="fp-a", cache_key_b="fp-b")
+    assert again.value == values[1] and again.weights_use.get("from_cache")

@@ -27,7 +27,7 @@ import pytest
 
 from benchmark.profiles import SMOKE
 from benchmark.store import Metrics, RunResult, Store, queries, tables
-from tests.leaderboard_fixtures import seed_demo_db
+from tests.leaderboard_fixtures import AUTOLINK_REASON, seed_demo_db
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = ROOT / "leaderboard_app" / "app.py"
@@ -164,6 +164,16 @@ def assert_no_error(driver) -> None:
     assert "Traceback" not in text and "StreamlitAPIException" not in text
 
 
+def assert_text_not_linked(driver, text: str) -> None:
+    """`text` is on the page as text, and no link anywhere in the page's content points where it names."""
+    from selenium.webdriver.common.by import By
+
+    body = driver.find_element(By.TAG_NAME, "body").text
+    assert text in body.replace("\n", " ")
+    hrefs = [a.get_attribute("href") or "" for a in driver.find_elements(By.CSS_SELECTOR, "[data-testid='stMain'] a")]
+    assert not [h for h in hrefs if "example" in h or h.startswith("mailto:")], hrefs
+
+
 def screenshot(driver, folder: Path, name: str) -> Path:
     """The whole page: the window grows to the content's height first."""
     height = driver.execute_script(
@@ -198,6 +208,21 @@ def test_each_page_loads_in_chromium_and_is_saved(server, browser, screens, demo
         assert len(browser.find_elements(By.CSS_SELECTOR, "[data-testid='stVegaLiteChart']")) >= 17
     if page == "submissions":
         assert "<script>alert('x')</script>" in body  # the hostile name, shown as typed text
+        for summary in browser.find_elements(By.CSS_SELECTOR, "[data-testid='stExpander'] summary"):
+            browser.execute_script("arguments[0].scrollIntoView(); arguments[0].click();", summary)
+        time.sleep(0.5)
+        assert_text_not_linked(browser, AUTOLINK_REASON)
+    if page == "runs":
+        from selenium.webdriver.support.ui import WebDriverWait
+
+        box = browser.find_element(By.CSS_SELECTOR, "[data-testid='stSelectbox'] input")
+        box.click()
+        box.send_keys("failed")
+        options = WebDriverWait(browser, 30).until(
+            lambda d: d.find_elements(By.CSS_SELECTOR, "[role='option']"))
+        options[0].click()
+        WebDriverWait(browser, 60).until(lambda d: "evil.example" in d.find_element(By.TAG_NAME, "body").text)
+        assert_text_not_linked(browser, AUTOLINK_REASON)
         scripts = browser.execute_script(
             "return Array.from(document.querySelectorAll('script')).filter(s => s.text.includes('alert')).length")
         assert scripts == 0  # it did not become a script element

@@ -297,7 +297,9 @@ def test_a_run_whose_process_died_becomes_failed_never_completed(tmp_path: Path)
     con.execute("UPDATE runs SET owner_host = 'elsewhere' WHERE id = ?", [other_host.id])
     con.close()
 
-    assert "doomed-run" in check_db(db, runs_dir)[0]
+    problems = check_db(db, runs_dir)
+    assert any("doomed-run" in p and "process" in p for p in problems)
+    assert any(other_host.id in p and "owner_host" in p for p in problems)  # the DB no longer matches its file
     assert queries.runs_df(db).set_index("id").loc["doomed-run", "status"] == "running"  # reads never write
     assert mark_stale_runs(db, runs_dir) == ["doomed-run"]  # the explicit step (`runs list`, grid) does
     runs = queries.runs_df(db).set_index("id")
@@ -355,8 +357,9 @@ def test_rebuild_replaces_a_damaged_db_file(store: Store):
     with pytest.raises(duckdb.Error):
         queries.runs_df(store.path)
     report = rebuild_from_runs(store.runs_dir, store.path)
-    assert report.runs == 1 and "not kept" in report.skipped[0]
+    assert report.runs == 1 and "the old DB cannot be read" in report.skipped[0]
     assert queries.runs_df(store.path)["id"].tolist() == [run.id]
+    assert report.kept_old.read_bytes() == b"this is not a DuckDB file" * 100  # never deleted
 
 
 def test_check_db_reports_what_does_not_match(store: Store):
@@ -374,9 +377,9 @@ def test_check_db_reports_what_does_not_match(store: Store):
     (store.runs_dir / "junk" / "result.json").write_text("{not json")
     problems = "\n".join(check_db(store.path, store.runs_dir))
     assert f"run {gone} is in the DB but has no" in problems
-    assert f"run {orphan.id} has an artefact but no DB row" in problems
+    assert f"run {orphan.id} has a result.json but no DB row" in problems
     assert f"run {bare.id} is completed but has no metrics" in problems
-    assert "junk" in problems and "not a readable aostbench result.json" in problems
+    assert "junk" in problems and "not valid JSON" in problems
 
 
 def test_readers_without_a_db_say_how_to_get_results(tmp_path: Path):

@@ -281,6 +281,12 @@ def _gif() -> bytes:
     return buf.getvalue()
 
 
+def _multi(fmt: str) -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (8, 16), (9, 9, 9)).save(buf, fmt, save_all=True, append_images=[Image.new("RGB", (8, 16))])
+    return buf.getvalue()
+
+
 BAD_IMAGES = {
     "undecodable": ("0009_c1s1_000000_01.jpg", b"this is not an image at all" * 10, "not a JPEG or PNG image"),
     "truncated-jpeg": ("0009_c1s1_000000_01.jpg", _truncated_jpeg(), "does not decode completely"),
@@ -290,6 +296,10 @@ BAD_IMAGES = {
     "png-bomb-over-our-limit": ("0009_c1s1_000000_01.png", png_header(5000, 5000), "decompression bomb"),
     "gif-content": ("0009_c1s1_000000_01.jpg", _gif(), "not a JPEG or PNG image"),
     "bmp-extension": ("0009_c1s1_000000_01.bmp", b"BM....", "unsupported image format"),
+    "mpo-two-pictures": ("0009_c1s1_000000_01.jpg", _multi("MPO"), "holds 2 pictures"),
+    "apng-two-frames": ("0009_c1s1_000000_01.png", _multi("PNG"), "holds 2 pictures"),
+    "jpeg-trailing-html": ("0009_c1s1_000000_01.jpg", image_bytes(5) + b"<html></html>", "trailing data"),
+    "png-trailing-bytes": ("0009_c1s1_000000_01.png", image_bytes(6, "PNG") + b"xx", "trailing data"),
 }
 
 
@@ -342,6 +352,13 @@ BAD_LAYOUTS = {
     "manifest-code-out-of-range": ({"manifest.csv": _manifest([["a.jpg", 1, 0, 3], ["b.jpg", 2, 1, 1]],
                                                               header=("path", "pid", "camid", "gender")),
                                     "a.jpg": image_bytes(1), "b.jpg": image_bytes(2)}, "code 1..2"),
+    "manifest-cell-over-the-csv-limit": ({"manifest.csv": _manifest([["a.jpg", 1, 0, "x" * 200_000]],
+                                                                   header=("path", "pid", "camid", "note")),
+                                          "a.jpg": image_bytes(1)}, "'manifest.csv' line 2: a field longer than"),
+    "manifest-header-over-the-csv-limit": ({"manifest.csv": b"path,pid,camid," + b"h" * 140_000 + b"\n",
+                                            "a.jpg": image_bytes(1)}, "'manifest.csv' line 1: a field longer than"),
+    "manifest-nul-byte": ({"manifest.csv": b"path,pid,camid\na.jpg,1,0\nb\0.jpg,2,1\n", "a.jpg": image_bytes(1)},
+                          "'manifest.csv' line 3: unsafe path 'b\\x00.jpg'"),
     "manifest-bad-own-column": ({"manifest.csv": _manifest([["a.jpg", 1, 0, "x"], ["b.jpg", 2, 1, "y"]],
                                                            header=("path", "pid", "camid", "9lives")),
                                  "a.jpg": image_bytes(1), "b.jpg": image_bytes(2)}, "own attribute names"),
@@ -482,7 +499,8 @@ def test_a_failure_after_the_store_copy_leaves_nothing_behind(env):
     blocker.write_text("a file where the submissions folder should be")
     with pytest.raises(OSError):
         submit(root, "half", submissions_dir=blocker)
-    assert not env["store"].exists() or not any(env["store"].iterdir())
+    # only the commit lock file (benchmark/submissions/txn.py) may remain
+    assert not env["store"].exists() or [p.name for p in env["store"].iterdir()] == [".submit.lock"]
     assert [r for r in list_submissions() if r["name"] == "half"] == []
 
 

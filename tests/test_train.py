@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from benchmark.datasets.records import DataError, Record
-from benchmark.paths import MissingWeights
+from benchmark.weights import MissingWeights
 from benchmark.profiles import CPU, PAPER, SMOKE
 from benchmark.reid.data import split_query_gallery, write_toy_records
 from benchmark.reid.features import extract_record_features

@@ -31,6 +31,7 @@ from typing import Sequence
 
 import numpy as np
 
+from benchmark import weights as W
 from benchmark.attributes import BY_NAME
 from benchmark.aost import distances as dist
 from benchmark.aost.probe import (
@@ -47,6 +48,8 @@ from benchmark.datasets.records import Dataset, Record
 from benchmark.profiles import AO_METHODS, Profile
 
 VGG_SEED = 0  # the random-init VGG is part of the method: one network for every run
+# bump when what shapes the cached probe/target features changes (resizing, sketching, rendering calls)
+FEATURES_VERSION = 2
 ROUNDS = 2  # iterations of Algorithm 1's loop (claims -> surrogate -> PSO)
 SURROGATE_PARAMS = {"objective": "count:poisson", "max_depth": 2}
 SURROGATE_ROUNDS = 200
@@ -156,7 +159,9 @@ def _optimise_gatys(
             net.append(dist.StyleContentDistance(profile.ao_vgg_weights, VGG_SEED, device))
         return net[0]
 
-    common = {"vgg": label, "input": [h, w], "sketch_dim": dist.SKETCH_DIM, "sketch_seed": dist.SKETCH_SEED}
+    # keyed by content: the weights file's hash (another file under the same name is another key)
+    common = {"vgg": label, "vgg_weights": dist.weights_identity(profile.ao_vgg_weights, VGG_SEED), "input": [h, w],
+              "sketch_dim": dist.SKETCH_DIM, "sketch_seed": dist.SKETCH_SEED, "code": FEATURES_VERSION}
 
     t0 = time.perf_counter()
     probe_parts = {"what": "probe", "source": source.key, "fingerprint": fingerprint(source), "n": profile.ao_probe,
@@ -166,11 +171,11 @@ def _optimise_gatys(
 
         probe_parts["render"] = {"engine": ENGINE_VERSION, **render_settings(source)}
 
-    def compute_probe() -> dict[str, np.ndarray]:
+    def compute_probe(partial: Path) -> dict[str, np.ndarray]:
         t = time.perf_counter()
         probe = build_probe(source, profile.ao_probe, seed=seed)
         timings["probe_images_seconds"] = time.perf_counter() - t  # part of costs["probe"]
-        sk = vgg().sketches(probe.torch_dataset(h, w))
+        sk = vgg().sketches(probe.torch_dataset(h, w), partial=partial, label="AO probe distances (VGG-19)")
         return {"codes": probe.codes, **sk.to_arrays()}
 
     probe_arrays, probe_cached = dist.load_or_compute("probe", probe_parts, compute_probe, cache_root)
@@ -183,10 +188,10 @@ def _optimise_gatys(
     target_parts = {"what": "target", "target": target.key, "fingerprint": fingerprint(target),
                     "images": _paths_key(timgs), "n": len(timgs), **common}
 
-    def compute_target() -> dict[str, np.ndarray]:
+    def compute_target(partial: Path) -> dict[str, np.ndarray]:
         from benchmark.reid.data import eval_dataset
 
-        return vgg().sketches(eval_dataset(timgs, h, w)).to_arrays()
+        return vgg().sketches(eval_dataset(timgs, h, w), partial=partial, label="AO target features (VGG-19)").to_arrays()
 
     target_arrays, target_cached = dist.load_or_compute("target", target_parts, compute_target, cache_root)
     target_sk = dist.Sketches.from_arrays(target_arrays)
@@ -230,6 +235,9 @@ def _optimise_gatys(
         "probe_images": int(len(codes)), "target_images": len(timgs),
         "cached": {"probe": probe_cached, "target": target_cached}, "attributes": list(attributes), **timings,
     }
+    if profile.ao_vgg_weights == "imagenet":  # what was loaded (or, both passes cached, what keyed them)
+        details["weights_use"] = net[0].net.weights_use if net else dict(
+            W.use_record("ao_vgg19", dist.require_vgg_weights(), 0, "imagenet"), from_cache=True)
     return AOSearch(v, attributes, surrogate.cv_r2, costs, label, details)
 
 

@@ -53,15 +53,15 @@ from torch import nn
 from torch.utils.data import Dataset as TorchDataset
 from torchvision.models import vgg as tv_vgg
 
-from benchmark.paths import cache_root, require_weights
+from benchmark import weights as W
+from benchmark.paths import cache_root
 
 STYLE_LAYERS: dict[str, int] = {"relu1_1": 1, "relu2_1": 6, "relu3_1": 11, "relu4_1": 20, "relu5_1": 29}
 CONTENT_LAYER: tuple[str, int] = ("relu4_2", 22)
 STYLE_LAYER_WEIGHT = 0.2  # w_l in Eq. 2 (the paper's setting)
 ALPHA = 0.9  # Eq. 3
 BETA = 1.0  # Eq. 3
-VGG19_FILE = "vgg19-dcbb9e9d.pth"
-VGG19_SOURCE = "https://download.pytorch.org/models/vgg19-dcbb9e9d.pth (torchvision's ImageNet VGG-19)"
+VGG19_FILE = W.VGG19.filename
 SKETCH_SEED = 12345  # part of the method (fixed), not of the run
 SKETCH_DIM = 4096  # relative error of a pair distance about sqrt(2 / 4096) = 2%
 _LAST_LAYER = max(STYLE_LAYERS.values())
@@ -90,20 +90,24 @@ class VGGTaps(nn.Module):
 
 def require_vgg_weights() -> Path:
     """The ImageNet VGG-19 file, or MissingWeights (call it before any work is done)."""
-    return require_weights(VGG19_FILE, "ImageNet VGG-19 for the attribute-optimisation distances", VGG19_SOURCE)
+    return W.require(W.VGG19, "the attribute-optimisation distances")
 
 
 def build_vgg(weights: str, seed: int = 0) -> tuple[VGGTaps, str]:
-    """VGG-19 taps and the label recorded for its weights ("imagenet" or "random(seed=S)")."""
+    """VGG-19 taps and the label recorded for its weights ("imagenet" or "random(seed=S)").
+
+    With ImageNet weights the net carries `weights_use` (file, SHA-256, tensors loaded)."""
     features = tv_vgg.make_layers(tv_vgg.cfgs["E"])
+    use = None
     if weights == "imagenet":
         path = require_vgg_weights()
         state = torch.load(path, map_location="cpu", weights_only=True)
         feats = {k[len("features."):]: v for k, v in state.items() if k.startswith("features.")}
         if not feats:
             raise ValueError(f"{path}: expected a torchvision VGG-19 state dict with 'features.*' keys")
-        features.load_state_dict(feats)
+        features.load_state_dict(feats)  # strict: every conv layer of `features`
         label = "imagenet"
+        use = W.use_record("ao_vgg19", path, len(feats), label)
     elif weights == "random":
         gen = torch.Generator().manual_seed(seed)
         for m in features:
@@ -118,7 +122,15 @@ def build_vgg(weights: str, seed: int = 0) -> tuple[VGGTaps, str]:
     net = VGGTaps(features).eval()
     for p in net.parameters():
         p.requires_grad_(False)
+    net.weights_use = use
     return net, label
+
+
+def weights_identity(weights: str, seed: int = 0) -> str:
+    """What VGG features depend on: the ImageNet file's SHA-256 (not its name), or the random init's seed."""
+    if weights == "imagenet":
+        return "sha256-" + W.sha256_of(require_vgg_weights())[:16]
+    return f"random(seed={seed})"
 
 
 # --- Eq. 1-3 --------------------------------------------------------------------------------
@@ -233,8 +245,17 @@ class StyleContentDistance:
         self.net.to(self.device)
         self._sketch = CountSketch(self.sketch_dim)
 
-    def sketches(self, data: TorchDataset) -> Sketches:
-        """Sketches of every image of `data` (items: normalised image tensors, or tuples starting with one)."""
+    def sketches(self, data: TorchDataset, *, partial: Path | None = None, label: str = "VGG images",
+                 chunk: int = 256) -> Sketches:
+        """Sketches of every image of `data` (items: normalised image tensors, or tuples starting with one).
+
+        partial: a folder where every `chunk` images' sketches are saved as they are done, so an
+        interrupted pass resumes where it stopped (chunks are whole batches: the same numbers as
+        one pass). The folder is removed when the pass is complete.
+        """
+        from torch.utils.data import Subset
+
+        from benchmark import progress
         from benchmark.reid.features import extract_features
 
         if len(data) == 0:
@@ -252,8 +273,32 @@ class StyleContentDistance:
             sketch.add(cs, CONTENT_LAYER[0], taps[CONTENT_LAYER[0]].flatten(1) * math.sqrt(0.5))
             return torch.cat([ss, cs], dim=1)
 
-        out = extract_features(self.net, data, batch_size=self.batch_size, device=self.device, forward=forward, split="VGG images")
-        arr = out.numpy()
+        if partial is None:
+            arr = extract_features(self.net, data, batch_size=self.batch_size, device=self.device, forward=forward,
+                                   split=label).numpy()
+            return Sketches(arr[:, :k].copy(), arr[:, k:].copy())
+        chunk = max(self.batch_size, chunk // self.batch_size * self.batch_size)
+        partial = Path(partial)
+        partial.mkdir(parents=True, exist_ok=True)
+        n = len(data)
+        parts: list[np.ndarray] = []
+        for start in range(0, n, chunk):  # chunks already computed (a resumed pass)
+            f = partial / f"{start:09d}.npy"
+            if not f.is_file():
+                break
+            parts.append(np.load(f))
+        done = sum(len(p) for p in parts)
+        with progress.stage(label, n, done=done) as bar:
+            for start in range(done, n, chunk):
+                sub = Subset(data, range(start, min(n, start + chunk)))
+                out = extract_features(self.net, sub, batch_size=self.batch_size, device=self.device, forward=forward,
+                                       split=label, progress=False).numpy()
+                tmp = partial / f".{start:09d}.tmp.npy"
+                np.save(tmp, out)
+                tmp.replace(partial / f"{start:09d}.npy")
+                parts.append(out)
+                bar.update(len(out))
+        arr = np.concatenate(parts)
         return Sketches(arr[:, :k].copy(), arr[:, k:].copy())
 
 
@@ -298,9 +343,12 @@ def cache_key(parts: dict) -> str:
 
 
 def load_or_compute(
-    kind: str, parts: dict, compute: Callable[[], dict[str, np.ndarray]], root: Path | None = None
+    kind: str, parts: dict, compute: Callable[[Path], dict[str, np.ndarray]], root: Path | None = None
 ) -> tuple[dict[str, np.ndarray], bool]:
-    """Arrays cached as <cache_root>/ao/<kind>-<hash>.npz (+ .json saying what they are); (arrays, was_cached)."""
+    """Arrays cached as <cache_root>/ao/<kind>-<hash>.npz (+ .json saying what they are); (arrays, was_cached).
+
+    compute(partial) gets a folder `<kind>-<hash>.partial` for work in progress (removed once the
+    arrays are saved), so an interrupted computation can resume."""
     folder = (root or cache_root()) / "ao"
     path = folder / f"{kind}-{cache_key(parts)}.npz"
     if path.is_file():
@@ -309,12 +357,17 @@ def load_or_compute(
                 return {k: z[k] for k in z.files}, True
         except (OSError, ValueError):
             pass  # a broken cache entry is recomputed
-    arrays = compute()
+    partial = folder / f"{kind}-{cache_key(parts)}.partial"
+    arrays = compute(partial)
     folder.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.stem + ".tmp.npz")
     np.savez(tmp, **arrays)
     tmp.replace(path)
     path.with_suffix(".json").write_text(json.dumps(parts, sort_keys=True, default=str, indent=1))
+    if partial.is_dir():
+        import shutil
+
+        shutil.rmtree(partial, ignore_errors=True)
     return arrays, False
 
 

@@ -159,11 +159,19 @@ def search_distribution(
     if informed_start and particles > 1:
         init[1] = space.logits(coordinate_gibbs(cost, space, entropy_weight), LOGIT_BOUND)
     bounds = (np.full(space.dims, -LOGIT_BOUND), np.full(space.dims, LOGIT_BOUND))
-    with seeded_numpy_global(seed):
+    from benchmark import progress
+
+    with seeded_numpy_global(seed), progress.stage("AO search (PSO)", iters, unit="iter") as bar:
         opt = ps.single.GlobalBestPSO(
             n_particles=particles, dimensions=space.dims, options=dict(PSO_OPTIONS), bounds=bounds, init_pos=init
         )
-        best, pos = opt.optimize(objective, iters=iters, verbose=False)
+
+        def objective_step(logits: np.ndarray) -> np.ndarray:  # pyswarms calls it once per iteration
+            out = objective(logits)
+            bar.update(1, best=float(np.min(out)))
+            return out
+
+        best, pos = opt.optimize(objective_step, iters=iters, verbose=False)
     m = space.marginals(pos)
     return SearchResult(
         v_star=space.to_dict(m[0]),

@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import csv
 import io
+import json
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping, Sequence
@@ -109,6 +111,7 @@ def _sample_selection(
 
 def _render_selection(source: Dataset, v: dict[str, np.ndarray], budget: int, seed: int, out_dir: Path
                       ) -> tuple[list[Record], list[str]]:
+    from benchmark import progress
     from benchmark.synth import render_image
     from benchmark.synth.camera import encode_jpeg
 
@@ -123,24 +126,39 @@ def _render_selection(source: Dataset, v: dict[str, np.ndarray], budget: int, se
     per_id = np.full(n_ids, budget // n_ids)
     per_id[: budget % n_ids] += 1
     base = out_dir / "finegpr" / "FineGPR"
+    # what the images depend on: a resumed run whose V* and settings match keeps the files already
+    # rendered (each is written atomically); anything else starts the folder afresh
+    recipe = json.dumps({"v": {a: [round(float(x), 12) for x in v[a]] for a in sorted(v)}, "budget": budget,
+                         "seed": seed, "settings": settings, "version": 1}, sort_keys=True, default=str)
+    marker = out_dir / "selection.json"
+    if base.exists() and not (marker.is_file() and marker.read_text() == recipe):
+        shutil.rmtree(base)
     base.mkdir(parents=True, exist_ok=True)
+    marker.write_text(recipe)
     records: list[Record] = []
     table = []
     notes = [f"rendered {budget} images of {n_ids} new identities into {out_dir}"]
-    for k in range(n_ids):
-        pid = k + 1
-        ids = {a: int(rng.choice(len(v[a]), p=v[a])) + 1 for a in ID_NAMES}
-        table.append((pid, ids))
-        folder = base / f"{pid:04d}"
-        folder.mkdir(exist_ok=True)
-        for j, env in enumerate(_distinct_cells(v, int(per_id[k]), rng)):
-            img = render_image(ids, env, SELECT_PERSON0 + k, size=settings["size"], seed=seed * 1_000_003 + k * 4_099 + j,
-                               camera_style=style, twin_seed=settings["twin_seed"])
-            name = (f"{pid:04d}_c{env['viewpoint']:02d}_w{env['weather']:02d}"
-                    f"_l{env['illumination']:02d}_p{env['scene']:02d}.jpg")
-            path = folder / name
-            path.write_bytes(encode_jpeg(img, quality))
-            records.append(Record(str(path), pid, env["viewpoint"] - 1, {**ids, **env}))
+
+    with progress.stage("AO selection (rendering L*)", budget) as bar:
+        for k in range(n_ids):
+            pid = k + 1
+            ids = {a: int(rng.choice(len(v[a]), p=v[a])) + 1 for a in ID_NAMES}
+            table.append((pid, ids))
+            folder = base / f"{pid:04d}"
+            folder.mkdir(exist_ok=True)
+            for j, env in enumerate(_distinct_cells(v, int(per_id[k]), rng)):
+                name = (f"{pid:04d}_c{env['viewpoint']:02d}_w{env['weather']:02d}"
+                        f"_l{env['illumination']:02d}_p{env['scene']:02d}.jpg")
+                path = folder / name
+                if not path.is_file():  # rendered before an interrupt: the same bytes
+                    img = render_image(ids, env, SELECT_PERSON0 + k, size=settings["size"],
+                                       seed=seed * 1_000_003 + k * 4_099 + j, camera_style=style,
+                                       twin_seed=settings["twin_seed"])
+                    tmp = path.with_name(path.name + ".tmp")
+                    tmp.write_bytes(encode_jpeg(img, quality))
+                    tmp.replace(path)
+                records.append(Record(str(path), pid, env["viewpoint"] - 1, {**ids, **env}))
+                bar.update(1)
     _write_attributes_csv(out_dir / "finegpr" / "attributes.csv", table)
     return records, notes
 

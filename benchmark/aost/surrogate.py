@@ -139,15 +139,20 @@ def fit_surrogate(
         raise ValueError(f"the surrogate needs at least {2 * folds} probe images for {folds}-fold CV, got {len(y)}")
     if not np.all(np.isfinite(y)) or (objective == "count:poisson" and np.any(y < 0)):
         raise ValueError(f"surrogate targets must be finite{' and non-negative' if objective == 'count:poisson' else ''}")
+    from benchmark import progress
+
     order = np.random.default_rng(seed).permutation(len(y))
     oof = np.empty_like(y)
     fold_r2 = []
-    for k, test in enumerate(np.array_split(order, folds)):
-        train = np.setdiff1d(order, test)
-        b = _fit(frame.iloc[train], y[train], params, rounds, seed + k)
-        oof[test] = _predict(b, frame.iloc[test])
-        fold_r2.append(r2_score(y[test], oof[test]))
-    booster = _fit(frame, y, params, rounds, seed)
+    with progress.stage("AO surrogate (XGBoost, CV folds + final fit)", folds + 1, unit="fit") as bar:
+        for k, test in enumerate(np.array_split(order, folds)):
+            train = np.setdiff1d(order, test)
+            b = _fit(frame.iloc[train], y[train], params, rounds, seed + k)
+            oof[test] = _predict(b, frame.iloc[test])
+            fold_r2.append(r2_score(y[test], oof[test]))
+            bar.update(1)
+        booster = _fit(frame, y, params, rounds, seed)
+        bar.update(1)
     r2 = r2_score(y, oof)
     d2 = poisson_d2(y, oof) if objective == "count:poisson" else r2
     return Surrogate(booster, list(columns), list(n_codes), objective, r2, d2, fold_r2)

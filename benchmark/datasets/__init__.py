@@ -18,6 +18,7 @@ from benchmark.datasets.registry import (
     dataset_status,
     get_spec,
     load_dataset,
+    load_target,
     missing_message,
 )
 
@@ -35,5 +36,6 @@ __all__ = [
     "fingerprint",
     "get_spec",
     "load_dataset",
+    "load_target",
     "missing_message",
 ]

@@ -17,7 +17,8 @@ from pathlib import Path
 from benchmark.datasets.formats.base import LoadOptions, Loaded
 from benchmark.datasets.issues import Issues
 from benchmark.datasets.records import DataError, DatasetMissing
-from benchmark.datasets.registry import DatasetSpec, counts_of, get_spec, read, resolve_root
+from benchmark.datasets.registry import (DatasetSpec, counts_of, get_spec, read, resolve_root, to_dataset,
+                                        verify_registered)
 from benchmark.datasets.twin import expected_counts
 
 SHOW = 20  # messages listed per category in the text report
@@ -35,6 +36,7 @@ class CheckReport:
     notes: list[str] = field(default_factory=list)
     ignored: list[str] = field(default_factory=list)
     decoded: int = 0
+    missing: bool = False  # the layout is not there at all (as opposed to there but broken)
 
     @property
     def ok(self) -> bool:
@@ -164,18 +166,25 @@ def check_dataset(name: str, data_root: str | Path | None = None, deep: bool = F
     Never raises for a bad or missing dataset (that is the report's content);
     only an unknown name raises KeyError.
     """
-    spec = get_spec(name)
     root = resolve_root(data_root)
-    report = CheckReport(key=spec.key, kind=spec.kind, root=str(spec.base(root)), deep=deep)
+    return check_spec(get_spec(name, root), root, deep=deep)[0]
+
+
+def check_spec(spec: DatasetSpec, root: Path, deep: bool = False) -> tuple[CheckReport, str | None]:
+    """check_dataset for a spec in hand; also returns the content fingerprint (None when unreadable).
+
+    A registered user dataset whose folder changed since registration gets that as an error."""
+    report = CheckReport(key=spec.key, kind=spec.kind_label, root=str(spec.base(root)), deep=deep)
     issues = Issues(strict=False)
     try:
         loaded, twin = read(spec, root, issues, LoadOptions(materialize=False))
     except DatasetMissing as exc:
         report.errors.append(str(exc))
-        return report
+        report.missing = True
+        return report, None
     except DataError as exc:
         report.errors.append(str(exc))
-        return report
+        return report, None
     report.root = str(loaded.root)
     report.errors += issues.errors
     report.warnings += issues.warnings
@@ -189,10 +198,17 @@ def check_dataset(name: str, data_root: str | Path | None = None, deep: bool = F
         _compare_twin(twin, counts, report)
     else:
         _compare_published(spec, counts, report)
-    _camera_coverage(loaded, report)
+    if not loaded.meta.get("unlabeled"):  # an unlabeled folder has no ids or cameras to cover
+        _camera_coverage(loaded, report)
+    fp = None
+    if spec.user is not None and not report.errors:  # your datasets: the folder must be what was registered
+        try:
+            fp = verify_registered(spec, to_dataset(spec, root, loaded, twin))
+        except DataError as exc:
+            report.errors.append(str(exc))
     if loaded.meta.get("junk_skipped"):
         report.notes.append(f"{loaded.meta['junk_skipped']:,} junk images (pid -1) skipped, as torchreid does")
     if deep:
         _deep(loaded, report)
         report.notes.append(f"decoded {report.decoded:,} images")
-    return report
+    return report, fp

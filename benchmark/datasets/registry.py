@@ -15,8 +15,8 @@ from benchmark.datasets.formats.base import Format, LoadOptions, Loaded
 from benchmark.datasets.issues import Issues
 from benchmark.datasets.records import DataError, Dataset, DatasetMissing
 from benchmark.datasets.twin import read_twin
+from benchmark.names import BUILTIN_KEYS, TWIN_PREFIX, UnknownDataset, UserDataset, Vocabulary  # noqa: F401
 
-TWIN_PREFIX = "sim-"
 
 
 @dataclass(frozen=True)
@@ -37,20 +37,35 @@ class DatasetSpec:
     source: str  # where the real files come from
     try_now: str  # the command-line flags that work without the real files
     published: tuple[Published, ...] = field(default_factory=tuple)
+    user: UserDataset | None = None  # set for a registered user dataset or user twin
 
     @property
     def is_twin(self) -> bool:
         return self.kind == "procedural"
 
+    @property
+    def kind_label(self) -> str:
+        """What `data list` shows: the kind, and for user datasets which kind of user dataset."""
+        return f"user {self.user.kind}" if self.user else self.kind
+
     def reader(self) -> Format:
         return get_format(self.format)
 
     def base(self, data_root: Path) -> Path:
-        """torchreid's `root` for this dataset: the data root, or <data_root>/sim-<key> for a twin."""
+        """torchreid's `root` for this dataset: the data root, <data_root>/sim-<key> for a twin,
+        or a user dataset's registered folder (through its view when the layout starts one level down)."""
+        if self.user is not None:
+            if self.user.kind == "twin":
+                return self.user.path
+            from benchmark.datasets.user import view_base
+
+            return view_base(self.user, data_root)
         return data_root / self.key if self.is_twin else data_root
 
     def expected(self, data_root: Path) -> str:
         """Where the files are expected (alternative layouts joined by " or ")."""
+        if self.user is not None:
+            return str(self.user.path)
         base = self.base(data_root)
         return " or ".join(f"{base}/{alt.strip()}" for alt in self.reader().layout.split(" | "))
 
@@ -147,42 +162,37 @@ def _twin(spec: DatasetSpec) -> DatasetSpec:
 SPECS: dict[str, DatasetSpec] = {s.key: s for s in _REAL}
 SPECS.update({TWIN_PREFIX + s.key: _twin(s) for s in _REAL})
 
-ALIASES: dict[str, str] = {
-    "market": "market1501", "market-1501": "market1501",
-    "duke": "dukemtmc", "dukemtmc-reid": "dukemtmc", "dukemtmcreid": "dukemtmc",
-    "msmt": "msmt17", "cuhk03-np": "cuhk03",
-    "unrealperson": "unreal", "soma": "somaset",
-}
-ALIASES.update({TWIN_PREFIX + a: TWIN_PREFIX + k for a, k in list(ALIASES.items())})
-
-
-class UnknownDataset(KeyError):
-    """A dataset name that is neither a registry key nor an alias."""
-
-    def __str__(self) -> str:  # KeyError would quote the whole message
-        return str(self.args[0])
-
 
 def dataset_keys() -> list[str]:
-    """Every canonical key: the real/synthetic datasets, then their sim- twins."""
+    """Every built-in canonical key: the real/synthetic datasets, then their sim- twins."""
     return list(SPECS)
 
 
-def canonical_key(name: str) -> str:
-    """The canonical key of a dataset name or alias (market -> market1501, sim-duke -> sim-dukemtmc)."""
-    n = name.strip().lower().replace("_", "-")
-    if n in SPECS:
-        return n
-    if n in ALIASES:
-        return ALIASES[n]
-    short = ", ".join(f"{a}={k}" for a, k in ALIASES.items() if not a.startswith(TWIN_PREFIX))
-    raise UnknownDataset(
-        f"unknown dataset {name!r}. Available: {', '.join(SPECS)} (aliases: {short}, and sim-<alias>)"
+def canonical_key(name: str, data_root: str | Path | None = None) -> str:
+    """The canonical key of a dataset name, alias or user dataset (market -> market1501, sim-duke -> sim-dukemtmc).
+
+    The vocabulary is benchmark.names; user datasets are those registered under the data root."""
+    return Vocabulary.at(resolve_root(data_root)).canonical(name)
+
+
+def get_spec(name: str, data_root: str | Path | None = None) -> DatasetSpec:
+    """The spec of a built-in or registered dataset (UnknownDataset listing both when neither)."""
+    vocab = Vocabulary.at(resolve_root(data_root))
+    key = vocab.canonical(name)
+    return SPECS[key] if key in SPECS else user_spec(vocab.user[key], data_root)
+
+
+def user_spec(d: UserDataset, data_root: str | Path | None = None) -> DatasetSpec:
+    """A registered user dataset as a DatasetSpec the loaders, the check and `data list` read."""
+    twin = d.kind == "twin"
+    role = "target-only" if d.kind == "unlabeled" else (
+        "target" if d.format in ("market1501", "dukemtmc", "cuhk03", "msmt17", "personx") else "source")
+    return DatasetSpec(
+        key=d.name, title=f"your {d.kind} dataset {d.name}", kind="procedural" if twin else "user",
+        format=d.format, role=role, source=f"registered folder {d.path}",
+        try_now=f"--train sim-finegpr+ao --test {d.name}" if role == "target" else f"--target {d.name}",
+        user=d,
     )
-
-
-def get_spec(name: str) -> DatasetSpec:
-    return SPECS[canonical_key(name)]
 
 
 def resolve_root(data_root: str | Path | None) -> Path:
@@ -193,10 +203,16 @@ def resolve_root(data_root: str | Path | None) -> Path:
 
 def missing_message(spec: DatasetSpec, data_root: Path) -> str:
     """What to do when a dataset is not on disk: where, where from, and what works now."""
+    if spec.user is not None and spec.user.kind != "twin":
+        return (f"your dataset {spec.key!r} is registered at {spec.user.path}, which is gone or holds no "
+                f"{spec.format} layout: put the folder back, or unregister it: aostbench data remove {spec.key}")
+    if spec.user is not None:
+        return (f"your twin {spec.key!r} is registered but {spec.user.path} is gone: regenerate it with "
+                f"aostbench data make YOUR.toml --data-root {data_root}, or: aostbench data remove {spec.key}")
     if spec.is_twin:
         return (
             f"procedural twin {spec.key!r} is not generated yet: expected {spec.expected(data_root)}\n"
-            f"  Make it (seconds): aostbench data make {spec.key} --scale demo --root {data_root}\n"
+            f"  Make it (seconds): aostbench data make {spec.key} --scale demo --data-root {data_root}\n"
             f"  Then e.g.: aostbench run {spec.try_now}"
         )
     return (
@@ -204,8 +220,19 @@ def missing_message(spec: DatasetSpec, data_root: Path) -> str:
         f"  It comes from: {spec.source}\n"
         f"  Put the extracted files there, or point --data-root / AOSTBENCH_DATA at the folder that holds them.\n"
         f"  Nothing is downloaded for you. To try the benchmark now, use the procedural twins: "
-        f"aostbench data make {TWIN_PREFIX}{spec.key} (and sim-finegpr), then aostbench run {spec.try_now}"
+        f"{' && '.join(f'aostbench data make {t}' for t in _twins_to_try(spec))}, then aostbench run {spec.try_now}"
     )
+
+
+def _twins_to_try(spec: DatasetSpec) -> list[str]:
+    """The twins a missing dataset's `try_now` command reads: its own twin first, then the spec's others."""
+    out = [TWIN_PREFIX + spec.key]
+    for word in spec.try_now.replace("+", " ").replace(",", " ").split():
+        if word.startswith(TWIN_PREFIX):
+            key = Vocabulary().canonical(word)
+            if key not in out:
+                out.append(key)
+    return out
 
 
 def read(spec: DatasetSpec, data_root: Path, issues: Issues, opts: LoadOptions) -> tuple[Loaded, dict | None]:
@@ -217,6 +244,20 @@ def read(spec: DatasetSpec, data_root: Path, issues: Issues, opts: LoadOptions) 
     twin = read_twin(base, spec.key) if spec.is_twin else None
     loaded = fmt.load(base, issues, opts)
     return loaded, twin
+
+
+def verify_registered(spec: DatasetSpec, ds: Dataset) -> str:
+    """A user dataset's fingerprint now; DataError when it differs from the one it was registered with."""
+    from benchmark.datasets.fingerprint import fingerprint
+
+    fp = fingerprint(ds)
+    d = spec.user
+    if d is not None and d.fingerprint and fp != d.fingerprint:
+        again = (f"aostbench data make YOUR.toml --overwrite" if d.kind == "twin"
+                 else f"aostbench data add {d.name} {d.path} --format {d.format} --update")
+        raise DataError(f"your dataset {d.name!r} ({d.path}) changed since it was registered (fingerprint "
+                        f"{d.fingerprint}, now {fp}); if the change is intended, register it again: {again}")
+    return fp
 
 
 def to_dataset(spec: DatasetSpec, data_root: Path, loaded: Loaded, twin: dict | None) -> Dataset:
@@ -239,15 +280,53 @@ def load_dataset(name: str, data_root: str | Path | None = None, *, variant: str
     to try now. Records keep raw pids (the trainer relabels). `variant` picks
     CUHK03's "detected" (default) or "labeled" images.
     """
-    spec = get_spec(name)
     root = resolve_root(data_root)
+    return load_dataset_spec(get_spec(name, root), root, variant=variant)
+
+
+def load_dataset_spec(spec: DatasetSpec, root: Path, *, variant: str | None = None, verify: bool = True) -> Dataset:
+    """load_dataset for a spec in hand; a user dataset is checked against its registered fingerprint."""
     issues = Issues(strict=True)
     loaded, twin = read(spec, root, issues, LoadOptions(variant=variant))
     for split in loaded.required:
         if not getattr(loaded, split):
             where = loaded.root
             raise DataError(f"{spec.key}: the {split} split is empty (read from {where}; expected layout: {spec.reader().layout})")
-    return to_dataset(spec, root, loaded, twin)
+    ds = to_dataset(spec, root, loaded, twin)
+    if spec.user is not None and verify:
+        ds.meta["fingerprint"] = verify_registered(spec, ds)
+        ds.meta["user"] = {"kind": spec.user.kind, "path": str(spec.user.path), "format": spec.user.format}
+    return ds
+
+
+FOLDER_PREFIX = "folder:"  # the key of an unregistered `--target DIR`
+
+
+def load_target(name_or_dir: str, data_root: str | Path | None = None) -> Dataset:
+    """The dataset AO and style transfer adapt to: a dataset name, or any folder tree of unlabeled images.
+
+    A folder is read as the `images` format under the key `folder:<its name>`; its content
+    fingerprint (in meta) tells runs on different folders of the same name apart."""
+    from benchmark.datasets.fingerprint import fingerprint
+
+    root = resolve_root(data_root)
+    vocab = Vocabulary.at(root)
+    try:
+        return load_dataset_spec(get_spec(vocab.canonical(name_or_dir), root), root)
+    except UnknownDataset:
+        folder = Path(name_or_dir).expanduser()
+        if not folder.is_dir():
+            raise UnknownDataset(f"--target {name_or_dir!r} is neither a dataset name nor an existing folder: give "
+                                 f"a test set, a registered dataset, or a folder of target images") from None
+    fmt = get_format("images")
+    loaded = fmt.load(folder.absolute(), Issues(strict=True), LoadOptions())
+    if not loaded.train:
+        raise DataError(f"--target {folder}: no images found in that folder (any .jpg/.png at any depth)")
+    ds = Dataset(key=FOLDER_PREFIX + folder.absolute().name, kind="user", root=loaded.root, train=loaded.train,
+                 meta={**loaded.meta, "format": "images", "base": str(folder.absolute()),
+                       "user": {"kind": "unlabeled", "path": str(folder.absolute()), "format": "images"}})
+    ds.meta["fingerprint"] = fingerprint(ds)
+    return ds
 
 
 def counts_of(ds_or_loaded) -> dict[str, dict[str, int]]:
@@ -266,21 +345,26 @@ def dataset_status(data_root: str | Path | None = None) -> list[dict]:
     """
     root = resolve_root(data_root)
     rows = []
-    for key, spec in SPECS.items():
+    specs = [*SPECS.values(), *(user_spec(d, root) for d in Vocabulary.at(root).user.values())]
+    for spec in specs:
+        key = spec.key
         row = {
-            "key": key, "title": spec.title, "kind": spec.kind, "role": spec.role,
+            "key": key, "title": spec.title, "kind": spec.kind_label, "role": spec.role, "user": spec.user is not None,
             "expected": spec.expected(root), "found": False, "counts": None, "error": None, "hint": None,
         }
         try:
-            loaded, _ = read(spec, root, Issues(strict=True), LoadOptions(materialize=False))
+            loaded, twin = read(spec, root, Issues(strict=True), LoadOptions(materialize=False))
             row["found"] = True
             row["counts"] = counts_of(loaded)
+            if spec.user is not None:
+                verify_registered(spec, to_dataset(spec, root, loaded, twin))
             empty = [s for s in loaded.required if not getattr(loaded, s)]
             if empty:
                 row["error"] = f"empty split(s): {', '.join(empty)}"
         except DatasetMissing:
             row["hint"] = (
-                f"aostbench data make {key} --scale demo"
+                missing_message(spec, root) if spec.user is not None
+                else f"aostbench data make {key} --scale demo"
                 if spec.is_twin
                 else f"get it from {spec.source}; put it at {row['expected']}"
             )

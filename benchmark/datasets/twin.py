@@ -26,7 +26,7 @@ def read_twin(base: Path, key: str) -> dict:
     if not path.is_file():
         raise DataError(
             f"missing {path}: every procedural twin carries its spec there. "
-            f"Regenerate it: aostbench data make {key} --root {base.parent} --overwrite"
+            f"Regenerate it: aostbench data make {key} --data-root {base.parent} --overwrite"
         )
     try:
         with open(path, "rb") as f:

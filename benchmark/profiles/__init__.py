@@ -89,7 +89,8 @@ class Profile:
     style_width: int = _f("GAN base channel width (the published nets: 64)", 64)
     style_max_images: int = _f("at most this many source images fit a GAN (0 = all)", 0)
     # FID
-    fid_weights: str = _f("FID Inception weights: official | random (seeded fallback, marked)", "official")
+    fid_weights: str = _f("FID Inception weights: official (the file is required) | random (the official file when "
+                           "present, else a seeded random net; the run records which was loaded)", "official")
     fid_dims: int = _f("FID feature block: " + " | ".join(map(str, FID_DIMS)), 2048)
     fid_max_images: int = _f("at most this many images per side of an FID", 5_000)
     base: str = _f("the built-in profile this one derives from (itself for a built-in)", "")

@@ -48,6 +48,7 @@ def extract_features(
     forward: Forward | None = None,
     num_workers: int = 0,
     split: str = "data",
+    progress: bool = True,
 ) -> torch.Tensor:
     """Features [N, D] (float32, CPU) of every item of `data`, in dataset order.
 
@@ -78,12 +79,14 @@ def extract_features(
     else:
         loader = DataLoader(data, batch_size=batch_size, shuffle=False, num_workers=num_workers)
 
+    from benchmark import progress as prog
+
     net = unwrap(model)
     was_training = net.training
     net.eval()
     chunks: list[torch.Tensor] = []
     try:
-        with torch.no_grad():
+        with torch.no_grad(), prog.stage(f"features: {split}", len(loader.dataset), enabled=progress and D.is_main()) as bar:
             for batch in loader:
                 images = _images_of(batch).to(device, non_blocking=True)
                 if images.dim() == 4:  # faster convolutions on CPU (oneDNN) and CUDA alike
@@ -92,6 +95,7 @@ def extract_features(
                 if flip:
                     f = (f + forward(net, torch.flip(images, dims=[3])).float()) / 2
                 chunks.append(f.reshape(f.shape[0], -1).cpu())
+                bar.update(f.shape[0])
     finally:
         net.train(was_training)
     local = torch.cat(chunks) if chunks else None

@@ -3,8 +3,8 @@
 torchreid's own `pretrained=True` downloads (model zoo / Google Drive). We always
 build with `pretrained=False` and, when the profile asks for ImageNet weights,
 load the file that torchreid would have downloaded from AOSTBENCH_WEIGHTS or
-the torch hub cache (`benchmark.paths.require_weights`), with
-`torch.load(..., weights_only=True)`.
+the torch hub cache (`benchmark.weights.require`: a missing file names the
+`aostbench weights fetch` command), with `torch.load(..., weights_only=True)`.
 """
 from __future__ import annotations
 
@@ -15,13 +15,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from benchmark.paths import require_weights
+from benchmark import weights as W
 from benchmark.profiles import Profile
-
-# torchreid's resnet URLs name the files torchvision's model zoo caches; osnet's name
-# their Google Drive ids while torchreid caches them as "<arch>_imagenet.pth".
-_TORCHVISION_ZOO = "https://download.pytorch.org/models/"
-
 
 def _torchreid_models():
     with warnings.catch_warnings():
@@ -32,29 +27,15 @@ def _torchreid_models():
 
 def pretrained_weights_spec(arch: str) -> tuple[str, str]:
     """(file name, where it comes from) of the ImageNet weights torchreid uses for `arch`."""
-    _torchreid_models()
-    from torchreid.reid.models import osnet, osnet_ain, resnet
-
-    zoo_key = "resnet50" if arch == "resnet50_fc512" else arch
-    if zoo_key in resnet.model_urls:
-        url = resnet.model_urls[zoo_key]
-        return url.rsplit("/", 1)[-1], f"{url} (torchvision's ImageNet model zoo)"
-    for table in (osnet.pretrained_urls, osnet_ain.pretrained_urls):
-        if arch in table:
-            return f"{arch}_imagenet.pth", f"{table[arch]} (torchreid's ImageNet weights, Google Drive)"
-    raise ValueError(
-        f"no on-disk ImageNet weights are known for arch {arch!r}; pretrained training supports "
-        f"{', '.join(sorted(set(resnet.model_urls) | set(osnet.pretrained_urls) | set(osnet_ain.pretrained_urls)))}"
-        " - or use a profile with pretrained=False"
-    )
+    wf = W.for_arch(arch)
+    return wf.filename, wf.url
 
 
 def require_pretrained(profile: Profile) -> Path | None:
     """The weights file a profile needs (None when it trains from scratch); MissingWeights if absent."""
     if not profile.pretrained:
         return None
-    filename, source = pretrained_weights_spec(profile.arch)
-    return require_weights(filename, f"ImageNet weights for {profile.arch}, profile {profile.name!r}", source)
+    return W.require(W.for_arch(profile.arch), f"the re-ID backbone of profile {profile.name!r}")
 
 
 def load_matching_weights(model: nn.Module, path: str | Path) -> tuple[int, int]:
@@ -101,6 +82,8 @@ def build_reid_model(profile: Profile, num_classes: int) -> tuple[nn.Module, dic
     }
     if weights is not None:
         info["pretrained_tensors"], info["pretrained_skipped"] = load_matching_weights(model, weights)
+        # what was loaded, recorded where it was loaded (the run copies it into result.json)
+        info["weights_use"] = W.use_record("reid_backbone", weights, info["pretrained_tensors"], "imagenet")
     return model, info
 
 

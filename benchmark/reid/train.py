@@ -27,6 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
+from benchmark import progress as prog
 from benchmark.datasets.records import Record
 from benchmark.profiles import Profile
 from benchmark.reid import distributed as D
@@ -71,6 +72,7 @@ class TrainResult:
     images_per_second: float = 0.0  # this call's training throughput
     threads: int = 0  # torch CPU threads this process trained with (CPU results depend on it)
     history: list[dict[str, float]] = field(default_factory=list)
+    weights_use: dict | None = None  # the ImageNet file loaded: name, SHA-256, tensors (None from scratch)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -113,21 +115,6 @@ def _run_signature(profile: Profile, seed: int, fingerprint: str, num_classes: i
     sig = {k: profile.to_dict()[k] for k in keys}
     sig.update(seed=seed, data=fingerprint, num_classes=num_classes, label_smooth=label_smooth)
     return sig
-
-
-def _progress(enabled: bool):
-    if not enabled:
-        return None
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-
-    return Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("loss {task.fields[loss]:.3f}  acc {task.fields[acc]:6.1%}  {task.fields[ips]:6.0f} img/s"),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-    )
 
 
 def train(
@@ -219,15 +206,14 @@ def train(
     stop_epoch = profile.epochs if max_epochs is None else max(0, min(profile.epochs, max_epochs))
     images_seen = prior_images
     session_images, session_train_s = 0, 0.0
-    bar = _progress(progress and main)
-    if bar is not None:
-        bar.start()
-    try:
+    per_epoch = n_batches * (local_batch if drop_last else len(sampler)) * world  # images seen per epoch
+    with prog.stage(f"re-ID training ({profile.arch})", per_epoch * stop_epoch, enabled=progress and main,
+                    done=per_epoch * start_epoch) as bar:
         for epoch in range(start_epoch, stop_epoch):
             sampler.set_epoch(epoch)
             dataset.set_epoch(epoch)
             model.train()
-            task = bar.add_task(f"epoch {epoch + 1}/{profile.epochs}", total=n_batches, loss=0.0, acc=0.0, ips=0.0) if bar else None
+            lr_now = optimizer.param_groups[0]["lr"]
             sums = [0.0, 0.0, 0.0]  # loss * n, correct, n (this process)
             t_epoch = time.perf_counter()
             for images, targets, _camids, _idx in loader:
@@ -244,9 +230,8 @@ def train(
                 sums[0] += float(loss.detach()) * b
                 sums[1] += float((logits.detach().argmax(1) == targets).sum())
                 sums[2] += b
-                if task is not None:
-                    dt = time.perf_counter() - t_epoch
-                    bar.update(task, advance=1, loss=sums[0] / sums[2], acc=sums[1] / sums[2], ips=sums[2] * world / max(dt, 1e-9))
+                bar.update(b * world, epoch=f"{epoch + 1}/{profile.epochs}", loss=sums[0] / sums[2],
+                           acc=f"{sums[1] / sums[2]:.1%}", lr=lr_now)
             scheduler.step()
             loss_sum, correct, seen = D.all_reduce_sum(sums)
             epoch_s = time.perf_counter() - t_epoch
@@ -255,6 +240,8 @@ def train(
             session_train_s += epoch_s
             if not np.isfinite(loss_sum):
                 raise FloatingPointError(f"training diverged in epoch {epoch + 1}: the loss is {loss_sum} (lower the profile's lr?)")
+            prog.note(f"re-ID epoch {epoch + 1}/{profile.epochs}: loss {loss_sum / seen:.4f}, acc {correct / seen:.1%}, "
+                      f"lr {lr_now:.3g}, {epoch_s:.1f} s")
             history.append({"epoch": epoch + 1, "loss": loss_sum / seen, "acc": correct / seen, "seconds": epoch_s, "images_per_second": seen / max(epoch_s, 1e-9)})
             if main:
                 meta = {
@@ -265,9 +252,6 @@ def train(
                 }
                 save_checkpoint(ckpt_path, model_state=unwrap(model).state_dict(), optimizer=optimizer, scheduler=scheduler, scaler=scaler, epoch=epoch + 1, meta=meta)
             D.barrier()
-    finally:
-        if bar is not None:
-            bar.stop()
 
     wall = prior_wall + time.perf_counter() - t_start
     last = history[-1] if history else {"loss": float("nan"), "acc": float("nan")}
@@ -295,6 +279,7 @@ def train(
         images_per_second=session_images / session_train_s if session_train_s > 0 else 0.0,
         history=history,
         threads=torch.get_num_threads(),
+        weights_use=info.get("weights_use"),
     )
     if main:
         info = dict(info, profile=profile.to_dict(), pid_map=pid_map, seed=seed, epochs=result.epochs, loss=result.loss)

@@ -11,7 +11,8 @@ from __future__ import annotations
 from dataclasses import asdict
 from pathlib import Path
 
-from benchmark.stages import StageContext, load_done, load_records, register, save_done, save_records
+from benchmark.stages import FULL, fid_label, get_stage
+from benchmark.stages.context import StageContext, load_done, load_records, save_done, save_records
 from benchmark.stages.random_stage import uniform_sample
 from benchmark.store import AttributeDist, Cost, SurrogateFit
 
@@ -25,22 +26,23 @@ def _dists(source: str, dist: dict[str, list[float]], target: str) -> list[Attri
     return out
 
 
-@register("ao")
 def ao_stage(ctx: StageContext) -> None:
     from benchmark.aost.ao import run_ao
 
     if ctx.target is None:
         raise ValueError("+ao needs a target test set (--test or --target)")
     full = ctx.records
-    ctx.fid_sets["full"] = (full, "")
-    ctx.fid_sets["random"] = (uniform_sample(full, ctx.budget, ctx.seed), "")
+    # Fig. 8 compares the selection with the whole source and with a uniform sample of the same budget
+    ctx.fid_sets[FULL] = (full, "")
+    ctx.fid_sets[get_stage("random").fid_label] = (uniform_sample(full, ctx.budget, ctx.seed), "")
     done = load_done(ctx, "ao")
     if done:  # a resumed run: reuse the selection and what was stored about it
         ctx.records = load_records(Path(done["records"]))
         ctx.result.attribute_dists[:] = [AttributeDist(**d) for d in done["dists"]]
         ctx.result.surrogate[:] = [SurrogateFit(**s) for s in done["surrogate"]]
         ctx.result.costs.extend(Cost(**c) for c in done["costs"])
-        ctx.fid_sets["ao"] = (ctx.records, "")
+        ctx.result.record_weights(done.get("weights_use"))
+        ctx.fid_sets[fid_label([*ctx.stages_done, "ao"])] = (ctx.records, "")
         return
 
     res = run_ao(ctx.source, ctx.target, ctx.profile, budget=ctx.budget, seed=ctx.seed,
@@ -57,8 +59,14 @@ def ao_stage(ctx: StageContext) -> None:
     ctx.result.surrogate.extend(surrogate)
     ctx.result.costs.extend(costs)
     ctx.result.notes["ao"] = {"vgg_weights": res.vgg_weights, "details": res.details}
-    ctx.fid_sets["ao"] = (ctx.records, "")
+    if prior:  # a twin target (built-in or yours): how far V* landed from the true prior, beside uniform's distance
+        from benchmark.aost.recovery import recovery_table
+
+        table = recovery_table(res.v_star, prior)
+        ctx.result.notes["ao"]["recovery"] = {k: v for k, v in table.items() if k.startswith("mean_tv")}
+    ctx.result.record_weights(res.details.get("weights_use"))
+    ctx.fid_sets[fid_label([*ctx.stages_done, "ao"])] = (ctx.records, "")
     save_records(ctx.stage_dir("ao") / "records.json", ctx.records)
     save_done(ctx, "ao", {"records": str(ctx.stage_dir("ao") / "records.json"),
                           "dists": [asdict(d) for d in dists], "surrogate": [asdict(s) for s in surrogate],
-                          "costs": [asdict(c) for c in costs]})
+                          "costs": [asdict(c) for c in costs], "weights_use": res.details.get("weights_use")})

@@ -6,7 +6,8 @@ import time
 import numpy as np
 
 from benchmark.datasets.records import Record
-from benchmark.stages import StageContext, register
+from benchmark.stages import fid_label
+from benchmark.stages.context import StageContext
 from benchmark.store import Cost
 
 
@@ -19,10 +20,9 @@ def uniform_sample(records: list[Record], budget: int, seed: int) -> list[Record
     return [records[i] for i in idx]
 
 
-@register("random")
 def random_stage(ctx: StageContext) -> None:
     t0 = time.perf_counter()
     full = ctx.records
     ctx.records = uniform_sample(full, ctx.budget, ctx.seed)
-    ctx.fid_sets["random"] = (ctx.records, "")
+    ctx.fid_sets[fid_label([*ctx.stages_done, "random"])] = (ctx.records, "")
     ctx.result.costs.append(Cost("random", time.perf_counter() - t0, len(ctx.records)))

@@ -17,11 +17,13 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 from benchmark import paths
 from benchmark.datasets.records import Record
-from benchmark.stages import StageContext, load_done, load_records, register, save_done, save_records
+from benchmark.stages import fid_label
+from benchmark.stages.context import StageContext, load_done, load_records, save_done, save_records
 from benchmark.store import Cost
 
 _IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png"}
@@ -65,16 +67,18 @@ def _model_dir(ctx: StageContext, method: str, bank_fp: str) -> Path:
     return paths.cache_root() / "style" / hashlib.sha1(key.encode()).hexdigest()[:20]
 
 
-@register("st")
 def style_stage(ctx: StageContext) -> None:
     from benchmark.aost.style import contact_sheet, fit_style, load_style
 
     method = ctx.style or ctx.profile.style
-    fid_stage = "aost" if "ao" in ctx.fid_sets else "st"
+    fid_stage = fid_label([*ctx.stages_done, "st"])  # after ao: the paper's AOST
     done = load_done(ctx, "st")
-    if done:  # a resumed run: reuse the translated images
+    if done:  # a resumed run: reuse the translated images (and what was recorded about them)
         ctx.records = load_records(Path(done["records"]))
         ctx.fid_sets[fid_stage] = (ctx.records, done.get("method", method))
+        ctx.result.costs.extend(Cost(**c) for c in done.get("costs", []))
+        if done.get("style"):
+            ctx.result.notes["style"] = done["style"]
         return
     bank, bank_fp = style_bank_paths(ctx)
     model_dir = _model_dir(ctx, method, bank_fp)
@@ -104,11 +108,13 @@ def style_stage(ctx: StageContext) -> None:
     if len(set(names)) != len(names):
         raise ValueError("+st: two training images share a file name; style transfer keeps names, so they would collide")
     out_dir = ctx.stage_dir("st") / "images"
-    new_paths = model.translate([r.path for r in before], out_dir)
+    new_paths = model.translate([r.path for r in before], out_dir, progress=ctx.progress)
     ctx.records = [Record(p, r.pid, r.camid, r.attrs) for p, r in zip(new_paths, before)]
     ctx.result.costs.append(Cost("style_translate", time.perf_counter() - t1, len(ctx.records), ctx.device))
     contact_sheet([r.path for r in before], new_paths, ctx.stage_dir("st") / "sheet.png", n=16)
     ctx.result.notes["style"] = dict(model.info, model_dir=str(model_dir))
     ctx.fid_sets[fid_stage] = (ctx.records, used)
     save_records(ctx.stage_dir("st") / "records.json", ctx.records)
-    save_done(ctx, "st", {"records": str(ctx.stage_dir("st") / "records.json"), "method": used})
+    save_done(ctx, "st", {"records": str(ctx.stage_dir("st") / "records.json"), "method": used,
+                          "costs": [asdict(c) for c in ctx.result.costs if c.stage.startswith("style_")],
+                          "style": json.loads(json.dumps(ctx.result.notes["style"], default=str))})

@@ -18,15 +18,16 @@ from __future__ import annotations
 
 from .db import connect_read, connect_write, migrate
 from .errors import RunNotFound, StoreBusy, StoreEmpty, StoreError, StoreOutdated, SubmissionNotFound
+from .check import Finding, check_runs
 from .rebuild import RebuildReport, check_db, rebuild_from_runs
-from .result_format import (AttributeDist, Cost, FidRow, Metrics, RunResult, SurrogateFit, new_run_id,
-                            utc_now)
+from .result_format import (AttributeDist, BadArtefact, Cost, FidRow, Metrics, RunResult, SurrogateFit, new_run_id,
+                            read_result, utc_now)
 from .schema import SCHEMA_VERSION
 from .writes import Store, default_runs_dir, mark_stale_runs
 
 __all__ = [
     "Store", "RunResult", "Metrics", "FidRow", "AttributeDist", "Cost", "SurrogateFit", "new_run_id", "utc_now",
     "StoreEmpty", "StoreError", "StoreBusy", "StoreOutdated", "RunNotFound", "SubmissionNotFound",
-    "rebuild_from_runs", "check_db", "RebuildReport", "mark_stale_runs", "default_runs_dir",
+    "rebuild_from_runs", "check_db", "check_runs", "Finding", "RebuildReport", "read_result", "BadArtefact", "mark_stale_runs", "default_runs_dir",
     "connect_read", "connect_write", "migrate", "SCHEMA_VERSION",
 ]

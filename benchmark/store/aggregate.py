@@ -29,7 +29,7 @@ from .naming import (display_name, is_supervised, kind_of, mirror_of, table2_mem
 METRICS = ("r1", "r5", "r10", "map", "minp")
 PAPER_METRICS = {"r1": "rank1", "r5": "rank5", "map": "map"}  # reference CSV column per metric
 SETTING_COLUMNS = ("arch", "pretrained", "height", "width", "fid_weights")
-KIND_ORDER = {"real": 0, "synthetic": 1, "procedural": 2, "submission": 3}
+KIND_ORDER = {"real": 0, "synthetic": 1, "procedural": 2, "submission": 3, "user": 4}
 
 META_COLUMNS = (
     "row_id", "source", "label", "train_set", "kind", "mirrors", "profile", *SETTING_COLUMNS, "settings",

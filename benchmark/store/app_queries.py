@@ -16,6 +16,8 @@ from benchmark.attributes import total_variation
 
 from .aggregate import SETTING_COLUMNS
 from .db import read
+from benchmark.stages import fid_labels
+
 from .naming import canonical, test_sort_key
 from .owner import Owner
 from .queries import _add_settings, _df, _resolve_id, _where, runs_df
@@ -66,7 +68,7 @@ def fid_summary(db_path: str | Path | None = None, *, by: str = "stage", target:
     df["fallback_weights"] = df["weights"] != "official"
     df = _add_settings(df)
     if len(df):
-        order = {s: i for i, s in enumerate(("full", "random", "ao", "st", "aost"))}
+        order = {s: i for i, s in enumerate(fid_labels())}
         df["_t"] = [test_sort_key(t) for t in df["target"]]
         df["_s"] = [order.get(s, 99) for s in df[by]]
         df = df.sort_values(["_t", "source", "profile", "settings", "variant", "weights", "_s", by], kind="mergesort")

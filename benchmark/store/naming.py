@@ -1,67 +1,29 @@
 """How the store names and groups things: train specs, kinds, the paper row a run mirrors.
 
-The store must not import the pipeline, so it carries the few naming rules it
-needs to place a run in the paper's tables. Keys are the registry's canonical
-keys (DESIGN.md): `market1501`, `sim-finegpr+aost`, `submission:name+ao`, ...
+Every name comes from the one vocabulary (benchmark.names for datasets,
+benchmark.stages for stages, benchmark.specs for parsing); this module only
+adds the rules that place a run in the paper's tables. The store reads
+leniently: an unknown base or test set (a user dataset, a deleted
+registration) passes through normalised instead of failing a query.
 """
 from __future__ import annotations
 
-REAL_KEYS = ("market1501", "dukemtmc", "cuhk03", "msmt17")
-SIM_PREFIX = "sim-"
-SUBMISSION_PREFIX = "submission:"
+from benchmark import names
+from benchmark import stages as stage_registry
+from benchmark.specs import canonical_spec  # noqa: F401 (the store's spelling of specs)
 
-# the short names people type (DESIGN.md); everything is stored under the canonical key
-ALIASES = {
-    "market": "market1501",
-    "market-1501": "market1501",
-    "duke": "dukemtmc",
-    "dukemtmc-reid": "dukemtmc",
-    "msmt": "msmt17",
-    "cuhk": "cuhk03",
-}
-
-# display names as the paper prints them
-_DISPLAY = {
-    "market1501": "Market-1501",
-    "dukemtmc": "DukeMTMC-reID",
-    "cuhk03": "CUHK03",
-    "msmt17": "MSMT17",
-    "finegpr": "FineGPR",
-    "randperson": "RandPerson",
-    "unreal": "UnrealPerson",
-    "personx": "PersonX",
-    "somaset": "SOMAset",
-    "syri": "SyRI",
-}
-_STAGE_DISPLAY = {"random": "Random", "ao": "AO", "aost": "AOST", "st": "ST"}
-
-# the order test sets are shown in (the paper's, then the rest alphabetically)
-_TEST_ORDER = ("market1501", "dukemtmc", "cuhk03", "msmt17")
+SIM_PREFIX = names.TWIN_PREFIX
+SUBMISSION_PREFIX = names.SUBMISSION_PREFIX
+REAL_KEYS = tuple(b.key for b in names.BUILTIN if b.kind == "real")
 
 
 def canonical(name: str) -> str:
     """Canonical key for a dataset name people type: `market` -> `market1501`, `sim-duke` -> `sim-dukemtmc`."""
-    try:  # the dataset registry is the authority on names; the rules below only cover its absence
-        from benchmark.datasets.registry import canonical_key
-        return canonical_key(name)
-    except (ImportError, KeyError):
-        pass
-    n = name.strip().lower()
-    if n.startswith(SIM_PREFIX):
-        return SIM_PREFIX + ALIASES.get(n[len(SIM_PREFIX):], n[len(SIM_PREFIX):])
-    return ALIASES.get(n, n)
-
-
-def canonical_spec(spec: str) -> str:
-    """Canonical train spec: the base's short name expanded, stages lower-cased."""
-    base, stages = split_spec(spec)
-    if not base.startswith(SUBMISSION_PREFIX):
-        base = canonical(base)
-    return "+".join([base, *stages])
+    return names.alias_key(name)
 
 
 def split_spec(spec: str) -> tuple[str, tuple[str, ...]]:
-    """`sim-finegpr+ao+st` -> ("sim-finegpr", ("ao", "st"))."""
+    """`sim-finegpr+aost` -> ("sim-finegpr", ("aost",)): the base and the stage names as stored (compacted)."""
     parts = [p.strip() for p in spec.strip().split("+")]
     if not parts or not parts[0]:
         raise ValueError(f"empty train spec {spec!r}; expected BASE[+STAGE...], e.g. finegpr+aost")
@@ -69,15 +31,16 @@ def split_spec(spec: str) -> tuple[str, tuple[str, ...]]:
 
 
 def kind_of(spec: str) -> str:
-    """real / synthetic / procedural / submission, from the spec's base."""
+    """real / synthetic / procedural / submission / user, from the spec's base.
+
+    A base that is no built-in key is one of the user's datasets (`data add`); user twins named
+    `sim-...` count as procedural."""
     base, _ = split_spec(spec)
     if base.startswith(SUBMISSION_PREFIX):
         return "submission"
     if base.startswith(SIM_PREFIX):
         return "procedural"
-    if base in REAL_KEYS:
-        return "real"
-    return "synthetic"
+    return names.builtin_kind(base) or "user"
 
 
 def mirror_of(name: str) -> str | None:
@@ -104,26 +67,32 @@ def table3_member(spec: str) -> bool:
     return mirror_of(base) == "finegpr" or bool(stages)
 
 
+def _last_stage(label: str) -> stage_registry.Stage | None:
+    try:
+        return stage_registry.get_stage(stage_registry.expand(label)[-1])
+    except KeyError:
+        return None
+
+
 def table2_member(spec: str) -> bool:
     """Table 2 compares training sets: every base and its full pipeline, not the ablation-only variants."""
     _, stages = split_spec(spec)
-    return not stages or stages[-1] in ("aost", "st")
+    if not stages:
+        return True
+    last = _last_stage(stages[-1])
+    return last is not None and not last.ablation_only
 
 
 def display_name(name: str) -> str:
     """How the paper prints a train spec or test set; twins keep their `sim-` prefix."""
-    if name.startswith(SUBMISSION_PREFIX):
-        base, stages = split_spec(name)
-        return "+".join([base, *(_STAGE_DISPLAY.get(s, s) for s in stages)])
     base, stages = split_spec(name)
-    prefix = ""
-    if base.startswith(SIM_PREFIX):
-        prefix, base = SIM_PREFIX, base[len(SIM_PREFIX):]
-    return prefix + "+".join([_DISPLAY.get(base, base), *(_STAGE_DISPLAY.get(s, s) for s in stages)])
+    shown = base if base.startswith(SUBMISSION_PREFIX) else names.display(base)
+    return "+".join([shown, *(stage_registry.label_display(s) for s in stages)])
 
 
 def test_sort_key(test_set: str) -> tuple:
     """Paper order (Market, Duke, CUHK03, MSMT), each real set before its twin, then the rest."""
     m = mirror_of(test_set) or test_set
-    pos = _TEST_ORDER.index(m) if m in _TEST_ORDER else len(_TEST_ORDER)
+    order = names.TEST_ORDER
+    pos = order.index(m) if m in order else len(order)
     return (pos, m, test_set.startswith(SIM_PREFIX), test_set)

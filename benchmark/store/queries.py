@@ -148,7 +148,7 @@ def run_detail(run_id: str, db_path: str | Path | None = None, timeout: float | 
         out = {"run": run}
         for table, order in (("metrics", "test_set"), ("fid", "target, stage, style_method"),
                              ("attribute_dist", "source, target, attribute, value"), ("costs", "stage"),
-                             ("surrogate", "target")):
+                             ("surrogate", "target"), ("weights_used", "part")):
             rows = _records(con, f"SELECT * FROM {table} WHERE run_id = ? ORDER BY {order}", [rid])
             for r in rows:
                 r.pop("run_id", None)
@@ -173,6 +173,7 @@ def load_run_result(run_id: str, db_path: str | Path | None = None, timeout: flo
     result.attribute_dists = [AttributeDist(a, s, [p for _, p in sorted(v)], t) for (a, s, t), v in dists.items()]
     result.costs = [Cost(**{k: c[k] for k in Cost.__dataclass_fields__}) for c in d["costs"]]
     result.surrogate = [SurrogateFit(**{k: s[k] for k in SurrogateFit.__dataclass_fields__}) for s in d["surrogate"]]
+    result.weights = [{k: v for k, v in w.items() if v is not None} for w in d["weights_used"]]
     return result
 
 

@@ -1,23 +1,26 @@
-"""The DB is a cache of the run artefacts: recreate it from runs/<id>/result.json, or check it against them."""
+"""The DB is a cache of the artefacts: recreate it from runs/<id>/result.json (and the submissions' files).
+
+A rebuild never deletes anything: the old DB file (and its WAL) is renamed to
+`<name>.old-<UTC time>` beside the new one and stays until the user removes it.
+Each artefact is read by `read_result` and stored in its own transaction, so a
+bad one is reported by path and skipped while every other is restored.
+"""
 from __future__ import annotations
 
-import json
-import math
 import os
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 
 import duckdb
 
-from .db import connect_read, connect_write, resolve
-from .errors import StoreEmpty, StoreError
-from .owner import Owner
-from .reference_data import load_reference_csv
-from .result_format import RESULT_FILE, RunResult
-from .schema import SCHEMA_VERSION, current_version, one
+from .check import Finding, check_runs, db_error_line
+from .db import connect_write, resolve
+from .errors import StoreError
+from .result_format import RESULT_FILE, BadArtefact, RunResult, read_result
 from .writes import default_runs_dir, put_run
 
-# tables that do not come from run artefacts: carried over from the old DB by a rebuild
+# tables that do not come from run artefacts: carried over from the old DB when it can be read
 _CARRIED = ("datasets", "submissions")
 
 
@@ -25,153 +28,148 @@ _CARRIED = ("datasets", "submissions")
 class RebuildReport:
     db_path: Path
     runs: int = 0
-    skipped: list[str] = field(default_factory=list)  # artefacts that could not be read, with why
+    skipped: list[str] = field(default_factory=list)  # artefacts that could not be restored, with why
     carried: dict[str, int] = field(default_factory=dict)  # rows kept from the old DB per table
+    submissions_from_files: int = 0  # submission versions restored from submission.toml files
+    kept_old: Path | None = None  # where the old DB file now is
 
 
 def scan_runs(runs_dir: str | Path) -> tuple[list[RunResult], list[str]]:
-    """Every readable runs_dir/<id>/result.json (sorted by id) and a message per unreadable one."""
+    """Every restorable runs_dir/<id>/result.json (sorted by id) and a one-line message per bad one."""
     folder = Path(runs_dir)
     results, problems = [], []
     if not folder.is_dir():
         return results, problems
     for p in sorted(folder.glob(f"*/{RESULT_FILE}")):
         try:
-            r = RunResult.load(p)
-            r.validate()
-        except ValueError as e:
+            results.append(read_result(p))
+        except BadArtefact as e:
             problems.append(str(e))
-            continue
-        if r.id != p.parent.name:
-            problems.append(f"{p}: holds run id {r.id!r} but lives in folder {p.parent.name!r}")
-            continue
-        results.append(r)
     return results, problems
 
 
-def _carry_over(old: Path, timeout: float | None, problems: list[str]) -> dict[str, tuple[list[str], list[tuple]]]:
-    """Datasets and submissions from the old DB (checkpointed first so no WAL is left behind).
-
-    A damaged old DB is why one rebuilds: then they are reported lost instead of failing the rebuild."""
+def _carry_over(old: Path, problems: list[str]) -> dict[str, tuple[list[str], list[tuple]]]:
+    """Datasets and submissions from the old DB, opened read-only (it is never written)."""
     if not old.is_file():
         return {}
     out = {}
     try:
-        with connect_write(old, timeout) as con:
-            con.execute("CHECKPOINT")
-            for table in _CARRIED:
+        con = duckdb.connect(str(old), read_only=True)
+    except duckdb.Error as e:
+        problems.append(f"{old}: the old DB cannot be read ({db_error_line(e)}); datasets and submissions "
+                        "come from their files only")
+        return {}
+    try:
+        for table in _CARRIED:
+            try:
                 cur = con.execute(f"SELECT * FROM {table}")
                 out[table] = ([d[0] for d in cur.description], cur.fetchall())
-    except duckdb.Error as e:
-        problems.append(f"{old}: could not read datasets/submissions from the old DB, they are not kept ({e})")
-        return {}
+            except duckdb.Error as e:
+                problems.append(f"{old}: its {table} table cannot be read ({db_error_line(e)})")
+    finally:
+        con.close()
     return out
 
 
-def rebuild_from_runs(runs_dir: str | Path | None = None, db_path: str | Path | None = None,
-                      timeout: float | None = None) -> RebuildReport:
-    """Recreate the DB from all runs/<id>/result.json (datasets and submissions are kept from the old DB).
+def _merge_submissions(carried: tuple[list[str], list[tuple]] | None, from_files: list[dict],
+                       report: RebuildReport) -> tuple[list[str], list[tuple]] | None:
+    """The old DB's submission rows, plus every version the files know that the old DB does not."""
+    cols, rows = carried if carried else ([], [])
+    if not from_files:
+        return carried
+    if not cols:
+        cols = list(from_files[0])
+    have = {(r[cols.index("name")], r[cols.index("version")]) for r in rows}
+    rows = list(rows)
+    for r in from_files:
+        if (r["name"], r["version"]) not in have:
+            rows.append(tuple(r.get(c) for c in cols))
+            report.submissions_from_files += 1
+    return cols, rows
 
-    The new file is built beside the old one and swapped in atomically; a process
-    writing to the old file during the rebuild loses that write (run it when idle)."""
+
+def rebuild_from_runs(runs_dir: str | Path | None = None, db_path: str | Path | None = None,
+                      timeout: float | None = None, submission_rows: list[dict] | None = None,
+                      problems: list[str] | None = None) -> RebuildReport:
+    """Recreate the DB from every restorable runs/<id>/result.json (+ submission rows restored from files).
+
+    Datasets and submissions of the old DB are kept when it can be read. The new file is built
+    beside the old one; the old one is then renamed to `<name>.old-<time>` (kept), the new one put
+    in its place. Run it while nothing writes to the DB."""
     path = resolve(db_path)
     folder = Path(runs_dir) if runs_dir else default_runs_dir(path)
-    if not folder.is_dir():
+    if not folder.is_dir() and not submission_rows:
         raise StoreError(f"no run artefacts folder at {folder} (expected {folder}/<run id>/{RESULT_FILE})")
-    results, problems = scan_runs(folder)
-    carried = _carry_over(path, timeout, problems)
+    results, skipped = scan_runs(folder)
+    report = RebuildReport(path, skipped=list(problems or []) + skipped)
+    carried = _carry_over(path, report.skipped)
+    subs = _merge_submissions(carried.get("submissions"), submission_rows or [], report)
+    if subs is not None:
+        carried["submissions"] = subs
     tmp = path.with_name(f".{path.name}.rebuild-{os.getpid()}.tmp")
     for stale in (tmp, Path(str(tmp) + ".wal")):
         if stale.exists():
             stale.unlink()
-    report = RebuildReport(path, skipped=problems)
     try:
         with connect_write(tmp, timeout) as con:
-            con.execute("BEGIN TRANSACTION")
             for table, (cols, rows) in carried.items():
-                if rows:
-                    marks = ", ".join("?" for _ in cols)
-                    con.executemany(f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({marks})",
-                                    [list(r) for r in rows])
-                report.carried[table] = len(rows)
+                report.carried[table] = _insert_rows(con, table, cols, rows, report.skipped)
             for r in results:
-                put_run(con, r)
-            con.execute("COMMIT")
+                con.execute("BEGIN TRANSACTION")
+                try:
+                    put_run(con, r)
+                    con.execute("COMMIT")
+                    report.runs += 1
+                except duckdb.Error as e:
+                    con.execute("ROLLBACK")
+                    report.skipped.append(f"{folder / r.id / RESULT_FILE}: cannot be stored ({db_error_line(e)})")
             con.execute("CHECKPOINT")
+        if path.exists() or Path(str(path) + ".wal").exists():
+            report.kept_old = _keep_aside(path)
         os.replace(tmp, path)
-        wal = Path(str(path) + ".wal")
-        if wal.exists():  # belonged to the old file (checkpointed above); must not replay onto the new one
-            wal.unlink()
     finally:
         for leftover in (tmp, Path(str(tmp) + ".wal")):
             if leftover.exists():
                 leftover.unlink()
-    report.runs = len(results)
+    if "submissions" in report.carried:
+        report.carried["submissions"] -= report.submissions_from_files
     return report
+
+
+def _insert_rows(con: duckdb.DuckDBPyConnection, table: str, cols: list[str], rows: list[tuple],
+                 problems: list[str]) -> int:
+    """Rows one by one in a transaction each, so one bad row costs only itself."""
+    sql = f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' for _ in cols)})"
+    n = 0
+    for r in rows:
+        con.execute("BEGIN TRANSACTION")
+        try:
+            con.execute(sql, list(r))
+            con.execute("COMMIT")
+            n += 1
+        except duckdb.Error as e:
+            con.execute("ROLLBACK")
+            problems.append(f"a {table} row ({', '.join(str(v) for v in r[:2])}) could not be kept "
+                            f"({db_error_line(e)})")
+    return n
+
+
+def _keep_aside(path: Path) -> Path:
+    """Rename the old DB (and its WAL, which belongs to it) to `<name>.old-<UTC time>`; never delete it."""
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+    kept = path.with_name(f"{path.name}.old-{stamp}")
+    if path.exists():
+        os.rename(path, kept)
+    wal = Path(str(path) + ".wal")
+    if wal.exists():
+        os.rename(wal, Path(str(kept) + ".wal"))
+    return kept
 
 
 def check_db(db_path: str | Path | None = None, runs_dir: str | Path | None = None,
              timeout: float | None = None) -> list[str]:
-    """Problems found between the DB and the run artefacts; an empty list means consistent.
-
-    Checks: schema version, the paper's reference rows, runs in the DB without an
-    artefact and the reverse, status or metrics that differ, completed runs without
-    metrics for their test sets, running runs whose process is gone, orphan rows."""
-    path = resolve(db_path)
-    folder = Path(runs_dir) if runs_dir else default_runs_dir(path)
-    problems: list[str] = []
-    try:
-        with connect_read(path, timeout) as con:
-            version = current_version(con)
-            runs = {r[0]: r for r in con.execute(
-                "SELECT id, status, test_sets, owner_host, owner_pid, owner_start FROM runs").fetchall()}
-            metrics: dict[str, dict[str, tuple]] = {}
-            for rid, test, r1, r5, mp in con.execute("SELECT run_id, test_set, r1, r5, map FROM metrics").fetchall():
-                metrics.setdefault(rid, {})[test] = (r1, r5, mp)
-            n_ref = one(con, "SELECT count(*) FROM reference")[0]
-            orphans = {t: one(con, f"SELECT count(*) FROM {t} WHERE run_id NOT IN (SELECT id FROM runs)")[0]
-                       for t in ("metrics", "fid", "attribute_dist", "costs", "surrogate")}
-    except StoreEmpty as e:
-        return [str(e)]
-    if version != SCHEMA_VERSION:
-        problems.append(f"schema version {version}, expected {SCHEMA_VERSION} (any write migrates it)")
-    n_csv = len(load_reference_csv())
-    if n_ref != n_csv:
-        problems.append(f"reference table has {n_ref} rows, the packaged paper_tables.csv {n_csv}")
-    for table, n in orphans.items():
-        if n:
-            problems.append(f"{n} row(s) in {table} belong to no run")
-
-    artefacts, unreadable = scan_runs(folder)
-    problems += [f"unreadable artefact: {m}" for m in unreadable]
-    by_id = {r.id: r for r in artefacts}
-    for rid in sorted(set(runs) - set(by_id)):
-        problems.append(f"run {rid} is in the DB but has no {folder / rid / RESULT_FILE}")
-    for rid in sorted(set(by_id) - set(runs)):
-        problems.append(f"run {rid} has an artefact but no DB row (`aostbench db rebuild` restores it)")
-    for rid, (_, status, test_sets, host, pid, start) in sorted(runs.items()):
-        art = by_id.get(rid)
-        if art is not None and art.status != status:
-            problems.append(f"run {rid}: status {status!r} in the DB but {art.status!r} in its result.json")
-        if status == "completed":
-            have = metrics.get(rid, {})
-            if not have:
-                problems.append(f"run {rid} is completed but has no metrics")
-            missing = [t for t in (json.loads(test_sets) if test_sets else []) if t not in have]
-            if have and missing:
-                problems.append(f"run {rid} is completed but lacks metrics for {', '.join(missing)}")
-        if status == "running" and host and pid is not None and not Owner(host, int(pid), start).is_alive():
-            problems.append(f"run {rid} is 'running' but its process {pid} on {host} is gone "
-                            "(`aostbench runs list` marks it failed)")
-        if art is not None:
-            for test, m in art.metrics.items():
-                db = metrics.get(rid, {}).get(test)
-                if db is None or not all(_same(a, b) for a, b in zip(db, (m.r1, m.r5, m.map))):
-                    problems.append(f"run {rid}: metrics for {test} differ between the DB and its result.json")
-    return problems
+    """The messages of check_runs (an empty list means the DB and the run artefacts agree)."""
+    return [f.message for f in check_runs(db_path, runs_dir, timeout)]
 
 
-def _same(a, b) -> bool:
-    if a is None or b is None:
-        return a is None and b is None
-    return math.isclose(float(a), float(b), rel_tol=0, abs_tol=1e-9)
+__all__ = ["RebuildReport", "scan_runs", "rebuild_from_runs", "check_db", "check_runs", "Finding"]

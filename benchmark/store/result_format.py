@@ -12,6 +12,7 @@ import json
 import math
 import os
 import secrets
+import stat
 import tempfile
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timezone
@@ -197,6 +198,8 @@ class RunResult:
     attribute_dists: list[AttributeDist] = field(default_factory=list)
     costs: list[Cost] = field(default_factory=list)
     surrogate: list[SurrogateFit] = field(default_factory=list)
+    # weights files loaded, recorded where used: part, file, sha256, checksum, tensors, label[, from_cache]
+    weights: list[dict] = field(default_factory=list)
     # the process that owns a running run (set by Store.start_run)
     owner_host: str | None = None
     owner_pid: int | None = None
@@ -224,6 +227,11 @@ class RunResult:
         self.fid_weights = profile.fid_weights
         self.config.setdefault("profile", profile.to_dict() if hasattr(profile, "to_dict") else asdict(profile))
         return self
+
+    def record_weights(self, use: dict | None) -> None:
+        """Add (or replace, by part) a weights file the run loaded (benchmark.weights.use_record)."""
+        if use:
+            self.weights[:] = [w for w in self.weights if w.get("part") != use.get("part")] + [dict(use)]
 
     # -- checks -------------------------------------------------------------------------------
     def validate(self) -> None:
@@ -294,7 +302,7 @@ class RunResult:
         try:
             data = json.loads(p.read_text(encoding="utf-8"))
             return cls.from_dict(data)
-        except (OSError, ValueError, TypeError) as e:
+        except (OSError, ValueError, TypeError, RecursionError) as e:
             raise ValueError(f"{p}: not a readable aostbench result.json ({e})") from e
 
     def path_in(self, runs_dir: str | Path) -> Path:
@@ -347,3 +355,181 @@ def _clean(x: Any) -> Any:
         except (TypeError, ValueError):
             return x
     return x
+
+
+# -- reading an artefact that may be damaged or hostile ------------------------------------------------
+MAX_RESULT_BYTES = 64 * 1024 * 1024  # a result.json is a few KB; anything this big is not one
+MAX_JSON_DEPTH = 64  # our files nest 4 levels; Python's json would recurse 100,000 levels and crash
+
+INT32 = (-(2 ** 31), 2 ** 31 - 1)  # DuckDB INTEGER
+INT64 = (-(2 ** 63), 2 ** 63 - 1)  # DuckDB BIGINT
+
+
+class BadArtefact(ValueError):
+    """A result.json that cannot be restored as it is; the message is one line naming the file."""
+
+    def __init__(self, path: str | Path, reason: str):
+        self.path, self.reason = Path(path), reason
+        super().__init__(f"{path}: {reason}")
+
+
+# field -> kind; kinds: str, int32, int64, num (finite), bool, dict, strs (list of str), time (ISO 8601), rows
+_RUN_FIELDS = {
+    "id": "str", "train_spec": "str", "profile": "str", "seed": "int32", "status": "str", "error": "str?",
+    "test_sets": "strs", "config": "dict", "code_version": "str?", "dirty": "bool?", "library_versions": "dict",
+    "device": "str", "nproc": "int32", "data_fingerprints": "dict", "started_at": "time", "ended_at": "time?",
+    "train_images": "int64?", "train_ids": "int32?", "budget": "int64?", "wall_seconds": "num?", "arch": "str?",
+    "pretrained": "bool?", "height": "int32?", "width": "int32?", "fid_weights": "str?", "metrics": "dict",
+    "fid": "list", "attribute_dists": "list", "costs": "list", "surrogate": "list", "owner_host": "str?",
+    "owner_pid": "int32?", "owner_start": "int64?", "notes": "dict", "format_version": "int32",
+}
+_ROW_FIELDS = {
+    Metrics: {"r1": "num", "r5": "num?", "map": "num", "r10": "num?", "minp": "num?", "num_query": "int32?",
+              "num_gallery": "int32?", "eval_seconds": "num?"},
+    FidRow: {"stage": "str", "target": "str", "value": "num", "weights": "str", "dims": "int32", "n": "int32?",
+             "n_target": "int32?", "style_method": "str"},
+    AttributeDist: {"attribute": "str", "source": "str", "probs": "nums", "target": "str"},
+    Cost: {"stage": "str", "wall_seconds": "num", "images": "int64?", "device": "str"},
+    SurrogateFit: {"target": "str", "r2_cv": "num", "n_probe": "int32", "r2_train": "num?", "model": "str",
+                   "params": "dict"},
+}
+_REQUIRED = {RunResult: ("id", "train_spec", "profile", "seed"),
+             Metrics: ("r1", "r5", "map"), FidRow: ("stage", "target", "value", "weights"),
+             AttributeDist: ("attribute", "source", "probs"), Cost: ("stage", "wall_seconds"),
+             SurrogateFit: ("target", "r2_cv", "n_probe")}
+
+
+def json_depth(text: str) -> int:
+    """How deep arrays and objects nest in JSON text, without parsing it (brackets inside strings ignored)."""
+    import re
+
+    import numpy as np
+
+    bare = re.sub(r'"(?:[^"\\]|\\.)*"', '""', text)
+    b = np.frombuffer(bare.encode("utf-8", "surrogatepass"), dtype=np.uint8)
+    step = (np.isin(b, (ord("["), ord("{")))).astype(np.int32) - np.isin(b, (ord("]"), ord("}"))).astype(np.int32)
+    return int(np.cumsum(step).max()) if len(step) else 0
+
+
+def _kind_problem(value: Any, kind: str) -> str | None:
+    """Why `value` is not of `kind` (None when it is)."""
+    if kind.endswith("?"):
+        if value is None:
+            return None
+        kind = kind[:-1]
+    if kind == "str":
+        if not isinstance(value, str):
+            return f"expected text, got {_shape(value)}"
+        if any(0xD800 <= ord(c) <= 0xDFFF for c in value):
+            return "holds a lone surrogate (not UTF-8 text)"
+        return None
+    if kind in ("int32", "int64"):
+        lo, hi = INT32 if kind == "int32" else INT64
+        if isinstance(value, bool) or not isinstance(value, int):
+            return f"expected a whole number, got {_shape(value)}"
+        return None if lo <= value <= hi else f"{value} is outside {lo}..{hi}"
+    if kind == "num":
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return f"expected a number, got {_shape(value)}"
+        return None if math.isfinite(float(value)) else f"{value} is not a finite number"
+    if kind == "bool":
+        return None if isinstance(value, bool) else f"expected true or false, got {_shape(value)}"
+    if kind == "dict":
+        return None if isinstance(value, dict) else f"expected an object, got {_shape(value)}"
+    if kind == "list":
+        return None if isinstance(value, list) else f"expected a list, got {_shape(value)}"
+    if kind in ("strs", "nums"):
+        if not isinstance(value, list):
+            return f"expected a list, got {_shape(value)}"
+        for i, v in enumerate(value):
+            why = _kind_problem(v, kind[:-1])
+            if why:
+                return f"item {i}: {why}"
+        return None
+    if kind == "time":
+        if not isinstance(value, str):
+            return f"expected an ISO 8601 time, got {_shape(value)}"
+        try:
+            parse_time(value)
+        except (ValueError, OverflowError):
+            return f"{_shape(value)} is not an ISO 8601 time"
+        return None
+    raise AssertionError(kind)
+
+
+def _shape(value: Any) -> str:
+    """A short, safe description of a value for a message (never the whole of a hostile value)."""
+    if isinstance(value, (dict, list)):
+        return f"a {'list' if isinstance(value, list) else 'object'} of {len(value)}"
+    text = json.dumps(value, ensure_ascii=True)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _check_fields(data: dict, spec: dict[str, str], required: tuple[str, ...], where: str) -> None:
+    at = f"{where}: " if where else ""
+    for name in required:
+        if name not in data:
+            raise ValueError(f"{at}lacks the required field {name!r}")
+    for name, kind in spec.items():
+        if name in data:
+            why = _kind_problem(data[name], kind)
+            if why:
+                raise ValueError(f"{where}.{name}: {why}" if where else f"{name}: {why}")
+
+
+def check_result_dict(data: Any) -> None:
+    """ValueError naming the field when a parsed result.json does not have the types the store needs."""
+    if not isinstance(data, dict):
+        raise ValueError(f"expected a JSON object, got {_shape(data)}")
+    _check_fields(data, _RUN_FIELDS, _REQUIRED[RunResult], "")
+    for test, m in (data.get("metrics") or {}).items():
+        if _kind_problem(test, "str") or not isinstance(m, dict):
+            raise ValueError(f"metrics[{_shape(test)}]: expected an object keyed by a test set name")
+        _check_fields(m, _ROW_FIELDS[Metrics], _REQUIRED[Metrics], f"metrics[{_shape(test)}]")
+    for key, cls in (("fid", FidRow), ("attribute_dists", AttributeDist), ("costs", Cost), ("surrogate", SurrogateFit)):
+        for i, row in enumerate(data.get(key) or []):
+            if not isinstance(row, dict):
+                raise ValueError(f"{key}[{i}]: expected an object, got {_shape(row)}")
+            _check_fields(row, _ROW_FIELDS[cls], _REQUIRED[cls], f"{key}[{i}]")
+
+
+def read_result(path: str | Path, folder_must_match: bool = True) -> RunResult:
+    """One runs/<id>/result.json, checked to the last field, or BadArtefact(path, reason) saying why not.
+
+    Bounded: at most MAX_RESULT_BYTES, nesting at most MAX_JSON_DEPTH, every field of the type (and
+    range) the DB column holds, times ISO 8601, the id equal to its folder's name. The one function
+    that decides whether an artefact can be restored (db rebuild, db check, db ingest)."""
+    p = Path(path)
+    try:
+        st = p.stat()
+        if not stat.S_ISREG(st.st_mode):  # a fifo would block, /dev/zero never end
+            raise BadArtefact(p, "not a regular file")
+        if st.st_size > MAX_RESULT_BYTES:
+            raise BadArtefact(p, f"{st.st_size:,} bytes, more than a result.json can be ({MAX_RESULT_BYTES:,})")
+        with open(p, "rb") as f:
+            raw = f.read(MAX_RESULT_BYTES + 1)
+        if len(raw) > MAX_RESULT_BYTES:
+            raise BadArtefact(p, f"more than a result.json can be ({MAX_RESULT_BYTES:,} bytes)")
+    except OSError as e:
+        raise BadArtefact(p, f"cannot be read ({e.strerror or e})") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise BadArtefact(p, f"not UTF-8 text (byte {e.start})") from None
+    depth = json_depth(text)
+    if depth > MAX_JSON_DEPTH:
+        raise BadArtefact(p, f"JSON nested {depth:,} levels deep, more than {MAX_JSON_DEPTH}")
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError) as e:
+        where = f" (line {e.lineno}, column {e.colno})" if isinstance(e, json.JSONDecodeError) else ""
+        raise BadArtefact(p, f"not valid JSON{where}") from None
+    try:
+        check_result_dict(data)
+        result = RunResult.from_dict(data)
+        result.validate()
+    except (ValueError, TypeError) as e:
+        raise BadArtefact(p, str(e).replace("\n", " ")) from None
+    if folder_must_match and result.id != p.parent.name:
+        raise BadArtefact(p, f"holds run id {result.id!r} but lives in folder {p.parent.name!r}")
+    return result

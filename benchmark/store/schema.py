@@ -124,10 +124,15 @@ MIGRATIONS: tuple[Migration, ...] = (
         "ALTER TABLE runs ADD COLUMN adapted_to VARCHAR",
         _backfill_run_keys,
     )),
+    Migration(5, "the weights files each run loaded (file, SHA-256, tensors), recorded where they were used", (
+        """CREATE TABLE IF NOT EXISTS weights_used (
+            run_id VARCHAR NOT NULL, part VARCHAR NOT NULL, file VARCHAR, sha256 VARCHAR, checksum VARCHAR,
+            tensors INTEGER, label VARCHAR, from_cache BOOLEAN DEFAULT false)""",
+    )),
 )
 
 SCHEMA_VERSION = MIGRATIONS[-1].version
-DATA_TABLES = ("datasets", "runs", "metrics", "fid", "attribute_dist", "costs", "surrogate",
+DATA_TABLES = ("datasets", "runs", "metrics", "fid", "attribute_dist", "costs", "surrogate", "weights_used",
                "submissions", "reference")
 
 

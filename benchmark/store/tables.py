@@ -18,6 +18,7 @@ from rich.text import Text
 
 from .aggregate import META_COLUMNS, METRICS
 from .naming import display_name
+from benchmark.text_safety import printable
 
 FORMATS = ("text", "md", "csv", "latex", "json")
 DEFAULT_METRICS = ("r1", "r5", "map")
@@ -165,10 +166,11 @@ def to_rich(df: pd.DataFrame, metrics: Sequence[str] = DEFAULT_METRICS) -> Table
     for test in tests:
         for i, m in enumerate(metrics):
             head = f"{_short_test(test)}\n{METRIC_LABELS[m]}" if i == 0 else f"\n{METRIC_LABELS[m]}"
-            t.add_column(head, justify="right", no_wrap=True, overflow="fold")
+            t.add_column(Text(printable(head, keep="\n")), justify="right", no_wrap=True, overflow="fold")
     for _, row in df.iterrows():
-        name = Text(str(row["label"]), style="" if row["source"] == "paper" else "bold")
-        name.append("\n" + _source(row) + (f" · {row['settings']}" if row["source"] == "ours" else ""), style="dim")
+        name = Text(printable(row["label"]), style="" if row["source"] == "paper" else "bold")
+        name.append("\n" + printable(_source(row) + (f" · {row['settings']}" if row["source"] == "ours" else "")),
+                    style="dim")
         cells: list[Any] = [name, "" if _nan(row["n_seeds"]) else str(int(row["n_seeds"]))]
         if _show_cost(df):
             cells += [_images(row["images"]), _cost(row)]

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Iterable
@@ -16,6 +15,8 @@ from typing import Any, Iterable
 import duckdb
 
 from contextlib import contextmanager
+
+from benchmark.faults import crash_point
 
 from .db import connect_read, migrate, resolve, write
 from .errors import StoreEmpty, StoreError, StoreOutdated, SubmissionNotFound
@@ -50,9 +51,10 @@ def _read_current(path: Path, timeout: float | None):
 
 
 def default_runs_dir(db_path: str | Path | None = None) -> Path:
-    """Run artefacts: AOSTBENCH_RUNS, else a `runs/` folder next to the DB file."""
-    env = os.environ.get("AOSTBENCH_RUNS")
-    return Path(env).expanduser() if env else resolve(db_path).parent / "runs"
+    """Run artefacts: the resolved Paths' runs/ (AOSTBENCH_RUNS, else a `runs/` folder next to the DB file)."""
+    from benchmark import paths
+
+    return paths.current().with_flags(db=db_path).runs if db_path else paths.current().runs
 
 
 def _json(value: Any) -> str:
@@ -111,8 +113,14 @@ def put_run(con: duckdb.DuckDBPyConnection, run: RunResult) -> None:
     updates = ", ".join(f"{c} = excluded.{c}" for c in RUN_COLUMNS if c != "id")
     con.execute(f"INSERT INTO runs ({cols}) VALUES ({marks}) ON CONFLICT (id) DO UPDATE SET {updates}",
                 _run_values(run))
-    for table in ("metrics", "fid", "attribute_dist", "costs", "surrogate"):
+    for table in ("metrics", "fid", "attribute_dist", "costs", "surrogate", "weights_used"):
         con.execute(f"DELETE FROM {table} WHERE run_id = ?", [run.id])
+    if run.weights:
+        con.executemany(
+            "INSERT INTO weights_used (run_id, part, file, sha256, checksum, tensors, label, from_cache) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [_plain([run.id, w.get("part"), w.get("file"), w.get("sha256"), w.get("checksum"), w.get("tensors"),
+                     w.get("label"), bool(w.get("from_cache"))]) for w in run.weights])
     if run.metrics:
         con.executemany(
             "INSERT INTO metrics (run_id, test_set, r1, r5, r10, map, minp, num_query, num_gallery, eval_seconds) "
@@ -232,6 +240,7 @@ class Store:
             if check_artefact:
                 self._check_not_completed(run.id)
             run.save(self.runs_dir)
+            crash_point("run-artefact-saved")
         self._write(txn)  # re-checks inside the transaction
 
     def _check_not_completed(self, run_id: str) -> None:

@@ -8,12 +8,17 @@ fifos, sparse or encrypted members, too many files or bytes, or a compression
 ratio over the limit reject it before a single byte is extracted. Only then
 are the members that can matter (images and CSV files) streamed into a private
 temporary folder, counting bytes as they come, because declared sizes can lie.
+
+Headers are bounded too: tar headers are parsed by tar_headers.TarReader
+(never by Python's tarfile, see there), and a zip's end record is read first so
+that more entries or a larger central directory than the limits allow are
+refused before zipfile builds its member list.
 """
 from __future__ import annotations
 
 import os
 import stat
-import tarfile
+import struct
 import zipfile
 import zlib
 from dataclasses import dataclass, field
@@ -23,6 +28,8 @@ from typing import IO, Iterable
 from benchmark.submissions.errors import Rejected
 from benchmark.submissions.limits import IMAGE_EXTENSIONS, REFUSED_IMAGE_EXTENSIONS, Limits
 from benchmark.submissions.names import normal_path, path_problem, shown
+from benchmark.submissions.tar_headers import Entry, TarReader
+from benchmark.text_safety import has_hidden
 
 ARCHIVE_SUFFIXES = {".zip": "zip", ".tar": "tar", ".tar.gz": "tar.gz", ".tgz": "tar.gz"}
 ACCEPTED_INPUTS = "a folder, or an archive ending in .zip, .tar, .tar.gz or .tgz"
@@ -115,6 +122,10 @@ def scan_folder(folder: Path, limits: Limits) -> Source:
             if is_clutter(rel):
                 src.ignored.append(rel)
                 continue
+            if has_hidden(e.name):
+                problems.append(f"{shown(rel)}: control, invisible or non-UTF-8 character in the name "
+                                "(file names must be printable UTF-8)")
+                continue
             if e.is_symlink():
                 problems.append(f"{shown(rel)} is a symbolic link (links are not accepted; copy the file instead)")
             elif e.is_dir(follow_symlinks=False):
@@ -153,10 +164,38 @@ def _check_name(raw: str, limits: Limits, problems: list[str]) -> str | None:
     return normal_path(raw)
 
 
+def _zip_directory(path: Path, limits: Limits) -> None:
+    """Refuse a zip whose end record declares more entries or a bigger central directory than the limits."""
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        f.seek(max(0, size - (22 + 65535)))
+        tail = f.read()
+        i = tail.rfind(b"PK\x05\x06")
+        if i < 0 or len(tail) - i < 22:
+            raise Rejected(f"{shown(path.name)} is not a readable zip archive: no end of central directory record")
+        entries, cd_size = struct.unpack("<HI", tail[i + 10:i + 16])
+        loc = i - 20
+        if loc >= 0 and tail[loc:loc + 4] == b"PK\x06\x07":  # zip64: the real counts are in its own record
+            (z64,) = struct.unpack("<Q", tail[loc + 8:loc + 16])
+            if z64 > size - 56:
+                raise Rejected(f"{shown(path.name)} is not a readable zip archive: a broken zip64 record")
+            f.seek(z64)
+            rec = f.read(56)
+            if len(rec) < 56 or rec[:4] != b"PK\x06\x06":
+                raise Rejected(f"{shown(path.name)} is not a readable zip archive: a broken zip64 record")
+            entries, cd_size = struct.unpack("<QQ", rec[32:48])
+    if entries > limits.max_files:
+        raise Rejected(f"archive {shown(path.name)} holds more than {limits.max_files:,} files (the limit)")
+    if cd_size > limits.max_header_total:
+        raise Rejected(f"archive {shown(path.name)} has a central directory of {cd_size:,} bytes, over the limit "
+                       f"of {limits.max_header_total:,} (a header bomb?)")
+
+
 def _zip_members(path: Path, limits: Limits, budget: _Budget) -> tuple[list[_Member], list[str]]:
     problems: list[str] = []
     members: list[_Member] = []
     archive_size = max(path.stat().st_size, 1)
+    _zip_directory(path, limits)
     try:
         with zipfile.ZipFile(path) as zf:
             infos = zf.infolist()
@@ -164,6 +203,9 @@ def _zip_members(path: Path, limits: Limits, budget: _Budget) -> tuple[list[_Mem
         raise Rejected(f"{shown(path.name)} is not a readable zip archive: {exc}") from None
     for info in infos:
         budget.add_file()
+        if len(info.extra) + len(info.comment) + len(info.filename) > limits.max_header_bytes:
+            problems.append(f"member {shown(info.filename)} has a header over {limits.max_header_bytes:,} bytes")
+            continue
         rel = _check_name(info.filename, limits, problems)
         mode = info.external_attr >> 16
         ftype = stat.S_IFMT(mode)
@@ -190,39 +232,33 @@ def _zip_members(path: Path, limits: Limits, budget: _Budget) -> tuple[list[_Mem
     return members, problems
 
 
-_TAR_OK = (tarfile.REGTYPE, tarfile.AREGTYPE)
+_TAR_KINDS = {b"1": "a hard link", b"2": "a symbolic link", b"3": "a device file", b"4": "a device file",
+              b"6": "a fifo", b"S": "a sparse file"}
 
 
-def _tar_kind(m: tarfile.TarInfo) -> str:
-    if m.issym():
-        return "a symbolic link"
-    if m.islnk():
-        return "a hard link"
-    if m.ischr() or m.isblk():
-        return "a device file"
-    if m.isfifo():
-        return "a fifo"
-    if m.issparse():
+def _tar_kind(m: Entry) -> str:
+    if m.sparse:
         return "a sparse file"
-    return f"of tar type {m.type!r}"
+    return _TAR_KINDS.get(m.type, f"of tar type {m.type.decode('latin-1')!r}")
 
 
-def _tar_members(tf: tarfile.TarFile, path: Path, compressed: bool, limits: Limits,
+def _tar_members(reader: TarReader, path: Path, compressed: bool, limits: Limits,
                  budget: _Budget) -> tuple[list[_Member], list[str]]:
     """Header by header, stopping at the first limit, so a bomb is never decompressed past its headers."""
     problems: list[str] = []
     members: list[_Member] = []
     archive_size = max(path.stat().st_size, 1)
-    for m in tf:  # tarfile reads one header at a time; a member's data is skipped only on the next step
+    for m in reader.entries():  # one header at a time; a member's data is skipped only on the next step
         budget.add_file()
         rel = _check_name(m.name, limits, problems)
         label = shown(m.name)
+        if not m.isdir():
+            budget.add_bytes(m.size)  # whatever the type: its bytes are decompressed to be skipped
         if m.isdir():
             pass
-        elif m.type not in _TAR_OK:
+        elif not m.isfile() or m.sparse:
             problems.append(f"member {label} is {_tar_kind(m)} (only files and folders are accepted)")
         elif rel is not None:
-            budget.add_bytes(m.size)
             members.append(_Member(rel, m.size, m))
         if compressed and budget.bytes >= limits.ratio_floor_bytes and budget.bytes / archive_size > limits.max_ratio:
             problems.append(f"the archive expands more than {limits.max_ratio:g}-fold ({archive_size:,} bytes "
@@ -279,13 +315,13 @@ def extract_archive(path: Path, kind: str, out_root: Path, limits: Limits) -> So
     """Inspect, then stream-extract the wanted members of `path` into `out_root` (a private folder)."""
     src = Source(kind=kind, given=str(path), root=out_root)
     listed = _Budget(limits, f"archive {shown(path.name)}")
-    tf = None
+    reader = None
     try:
         if kind == "zip":
             members, problems = _zip_members(path, limits, listed)
         else:
-            tf = tarfile.open(path, "r:gz" if kind == "tar.gz" else "r:")
-            members, problems = _tar_members(tf, path, kind == "tar.gz", limits, listed)
+            reader = TarReader(path, kind == "tar.gz", limits)
+            members, problems = _tar_members(reader, path, kind == "tar.gz", limits, listed)
         problems += _conflicts(members)
         if problems:
             raise Rejected(problems[: limits.max_listed])
@@ -298,20 +334,16 @@ def extract_archive(path: Path, kind: str, out_root: Path, limits: Limits) -> So
                         _write_member(stream, _target(out_root, m.rel), m, written)
                     src.files[m.rel] = m.size
         else:
-            for m in _wanted(sorted(members, key=lambda m: m.handle.offset_data), src):
-                stream = tf.extractfile(m.handle)
-                if stream is None:
-                    raise Rejected(f"member {shown(m.rel)} cannot be read as a file")
-                with stream:
-                    _write_member(stream, _target(out_root, m.rel), m, written)
+            wanted = {id(m.handle): m for m in _wanted(members, src)}
+            for entry, stream in reader.read_members([m.handle for m in wanted.values()]):
+                m = wanted[id(entry)]
+                _write_member(stream, _target(out_root, m.rel), m, written)
                 src.files[m.rel] = m.size
-    except Rejected:
-        raise
-    except (tarfile.TarError, zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError) as exc:
-        raise Rejected(f"{shown(path.name)} is not a readable {kind} archive: {exc}") from None
-    finally:
-        if tf is not None:
-            tf.close()
+    except Rejected as exc:
+        label = f"archive {shown(path.name)}"
+        raise Rejected([r if label in r or shown(path.name) in r else f"{label}: {r}" for r in exc.reasons]) from None
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, struct.error) as exc:
+        raise Rejected(f"{shown(path.name)} is not a readable {kind} archive: {shown(exc, 200)}") from None
     return src
 
 

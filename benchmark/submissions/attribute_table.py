@@ -14,15 +14,14 @@ e.g. bounding_box_train/0001_c1s1_000001_01.jpg), never both.
 """
 from __future__ import annotations
 
-import csv
 import difflib
-import io
 import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from benchmark.attributes import BY_NAME
+from benchmark.submissions.csv_rows import CsvRows
 from benchmark.submissions.findings import Findings
 from benchmark.submissions.layouts import Item
 from benchmark.submissions.limits import Limits
@@ -80,8 +79,10 @@ def read_attributes_csv(path: str | Path, base: str, limits: Limits, findings: F
     except UnicodeDecodeError as exc:
         findings.error(f"attributes file {label} is not UTF-8 text ({exc.reason} at byte {exc.start})")
         return None
-    reader = csv.reader(io.StringIO(text, newline=""))
+    reader = CsvRows(text, f"attributes file {label}", findings)
     header = [h.strip().lower() for h in next(reader, [])]
+    if reader.failed:
+        return None
     keys = [k for k in ("pid", "path") if k in header]
     if len(keys) != 1 or len(set(header)) != len(header) or "" in header:
         findings.error(f"attributes file {label}: the header needs exactly one key column, pid (per identity) "

@@ -23,10 +23,12 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from benchmark.faults import crash_point
 from benchmark.submissions.errors import SubmissionError
 from benchmark.submissions.images import ImageInfo, extension_for, read_file
 from benchmark.submissions.layouts import SPLITS, Item
 from benchmark.submissions.names import shown
+from benchmark.submissions.txn import INCOMING_PREFIX, tagged_prefix
 
 STORE_MANIFEST = "manifest.csv"
 SCHEMA_FILE = "schema.json"
@@ -37,13 +39,10 @@ STORE_ENV = "AOSTBENCH_SUBMISSIONS_STORE"
 
 
 def default_store_root(data_root: str | Path | None = None) -> Path:
-    """$AOSTBENCH_SUBMISSIONS_STORE, else <data_root>/submissions-store."""
-    from benchmark.paths import data_root as default_data_root
+    """The resolved Paths' submissions store: $AOSTBENCH_SUBMISSIONS_STORE, else <data_root>/submissions-store."""
+    from benchmark import paths
 
-    env = os.environ.get(STORE_ENV)
-    if env:
-        return Path(env).expanduser().absolute()
-    return (default_data_root(data_root) / "submissions-store").expanduser().absolute()
+    return (paths.current().with_flags(data=data_root) if data_root else paths.current()).submissions_store
 
 
 def canonical_rows(items: list[Item], infos: dict[str, ImageInfo], codes: list[dict[str, int]],
@@ -118,12 +117,14 @@ def install(source_root: Path, rows: list[dict], manifest: bytes, schema: bytes,
                                   "remove it and submit again")
         return final, False
     store_root.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".incoming-", dir=store_root))
+    tmp = Path(tempfile.mkdtemp(prefix=tagged_prefix(INCOMING_PREFIX), dir=store_root))
     try:
         images = tmp / IMAGES_DIR
         images.mkdir()
         done: set[str] = set()
         for r in rows:
+            if len(done) == 1:
+                crash_point("store-copy")
             if r["sha256"] in done:
                 continue
             data = read_file(source_root / r["source"], max_file_bytes)

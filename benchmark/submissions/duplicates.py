@@ -89,12 +89,9 @@ def against_known(hashes: set[str], index_dir: Path | None) -> list[dict]:
 
 
 def _kind(key: str) -> str:
-    try:
-        from benchmark.datasets.registry import get_spec
+    from benchmark.names import builtin_kind
 
-        return get_spec(key).kind
-    except KeyError:
-        return "unknown"
+    return builtin_kind(key) or "user"  # an index file not of a built-in dataset: one of yours (data add)
 
 
 def known_fingerprints(db_path: str | Path | None) -> dict[str, str]:

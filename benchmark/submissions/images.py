@@ -4,8 +4,11 @@ Accepted formats: JPEG (.jpg, .jpeg) and PNG (.png), judged by content, not by
 extension. Rejected, with the file named: empty files, files over the size
 limit, anything PIL cannot open as JPEG/PNG, images declaring more pixels than
 the limit (a decompression bomb is refused from its header, before decoding),
-and images that do not decode completely (truncated or corrupt; a PNG must also
-end with its IEND chunk).
+images that do not decode completely (truncated or corrupt), files holding more
+than one picture (multi-picture JPEG/MPO, animated PNG), and, one rule for both
+formats, files that do not end exactly where the picture ends (PNG: after the
+IEND chunk; JPEG: after the EOI marker): bytes after the picture (an HTML page,
+an archive) make the file something other than an image.
 """
 from __future__ import annotations
 
@@ -23,7 +26,6 @@ from PIL import Image, ImageFile
 
 from benchmark.submissions.limits import ACCEPTED_FORMATS, Limits
 
-_PNG_END = b"IEND\xaeB`\x82"
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,13 @@ def check_image(root: Path, rel: str, limits: Limits) -> ImageInfo:
     try:
         with Image.open(io.BytesIO(data), formats=list(ACCEPTED_FORMATS)) as im:
             fmt, (w, h) = im.format, im.size
+            frames = getattr(im, "n_frames", 1)
+            if frames > 1:
+                return ImageInfo(rel, sha, len(data), error=(
+                    f"holds {frames} pictures (a multi-picture or animated {fmt}); one picture per file is accepted"))
+            fmt = "JPEG" if fmt == "MPO" else fmt  # a one-picture MPO is a JPEG
+            if fmt not in ACCEPTED_FORMATS:
+                return ImageInfo(rel, sha, len(data), error=f"a {fmt} image; accepted formats: {accepted}")
             if w < 1 or h < 1:
                 return ImageInfo(rel, sha, len(data), error=f"declares an empty image ({w}x{h})")
             if w * h > limits.max_pixels:
@@ -92,12 +101,66 @@ def check_image(root: Path, rel: str, limits: Limits) -> ImageInfo:
         return ImageInfo(rel, sha, len(data), error=f"not a JPEG or PNG image (accepted formats: {accepted})")
     except Exception as exc:  # noqa: BLE001 - any decoder failure rejects the image
         return ImageInfo(rel, sha, len(data), error=f"does not decode completely (truncated or corrupt): {exc}")
-    if fmt == "PNG" and _PNG_END not in data[-64:]:
-        return ImageInfo(rel, sha, len(data), error="truncated PNG (it does not end with an IEND chunk)")
+    end = picture_end(data, fmt)
+    if end is None:
+        marker = "an IEND chunk" if fmt == "PNG" else "an EOI marker"
+        return ImageInfo(rel, sha, len(data), error=f"truncated {fmt} (it does not end with {marker})")
+    if end < len(data):
+        return ImageInfo(rel, sha, len(data), error=(
+            f"{len(data) - end:,} byte(s) after the end of the {fmt} picture (trailing data is not accepted: "
+            "a file must hold the picture and nothing else)"))
     warning = None
     if not rel.lower().endswith(ACCEPTED_FORMATS[fmt]):
         warning = f"{os.path.splitext(rel)[1] or 'no extension'} file holds a {fmt} image"
     return ImageInfo(rel, sha, len(data), w, h, fmt, warning=warning)
+
+
+def picture_end(data: bytes, fmt: str) -> int | None:
+    """Where the picture's own structure says the file ends (None when it never ends: truncated)."""
+    return _png_end(data) if fmt == "PNG" else _jpeg_end(data)
+
+
+def _png_end(data: bytes) -> int | None:
+    pos = 8  # the signature
+    while pos + 12 <= len(data):
+        length = int.from_bytes(data[pos:pos + 4], "big")
+        kind = data[pos + 4:pos + 8]
+        pos += 12 + length
+        if kind == b"IEND":
+            return pos if pos <= len(data) else None
+    return None
+
+
+def _jpeg_end(data: bytes) -> int | None:
+    """After the EOI marker that closes the frame: segments by their lengths, scans up to the next marker."""
+    n, pos = len(data), 2  # after SOI
+    while pos < n:
+        if data[pos] != 0xFF:
+            return None
+        while pos < n and data[pos] == 0xFF:  # fill bytes
+            pos += 1
+        if pos >= n:
+            return None
+        marker = data[pos]
+        pos += 1
+        if marker == 0xD9:  # EOI
+            return pos
+        if 0xD0 <= marker <= 0xD7 or marker == 0x01:  # RSTn, TEM: no length
+            continue
+        if pos + 2 > n:
+            return None
+        pos += int.from_bytes(data[pos:pos + 2], "big")
+        if marker == 0xDA:  # start of scan: entropy-coded data runs to the next real marker
+            while True:
+                pos = data.find(b"\xff", pos)
+                if pos < 0 or pos + 1 >= n:
+                    return None
+                nxt = data[pos + 1]
+                if nxt == 0x00 or 0xD0 <= nxt <= 0xD7 or nxt == 0xFF:
+                    pos += 1 if nxt == 0xFF else 2
+                    continue
+                break
+    return None
 
 
 def check_images(root: Path, rels: list[str], limits: Limits, workers: int | None = None) -> dict[str, ImageInfo]:

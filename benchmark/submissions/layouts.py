@@ -14,12 +14,11 @@ Either may sit at the top of the submission or inside its single top folder.
 """
 from __future__ import annotations
 
-import csv
-import io
 import re
 from dataclasses import dataclass, field
 
 from benchmark.submissions.archive import Source
+from benchmark.submissions.csv_rows import CsvRows
 from benchmark.submissions.findings import Findings
 from benchmark.submissions.images import read_file
 from benchmark.submissions.limits import IMAGE_EXTENSIONS, REFUSED_IMAGE_EXTENSIONS, Limits
@@ -152,8 +151,10 @@ def _parse_manifest(src: Source, parsed: Parsed, limits: Limits, findings: Findi
     except OSError as exc:
         findings.error(f"cannot read {shown(rel_manifest)}: {exc.strerror or exc}")
         return
-    rows = csv.reader(io.StringIO(text, newline=""))
+    rows = CsvRows(text, shown(rel_manifest), findings)
     header = next(rows, None)
+    if rows.failed:
+        return
     if not header:
         findings.error(f"{shown(rel_manifest)} is empty; expected a header row with {', '.join(REQUIRED_COLUMNS)}")
         return

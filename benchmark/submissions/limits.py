@@ -30,6 +30,8 @@ class Limits:
     max_text_chars: int = 4000  # description
     max_license_chars: int = 200
     max_listed: int = 50  # messages of one kind kept in a report (the count is always exact)
+    max_header_bytes: int = 64 * KIB  # one archive header: a tar PAX / GNU long-name header, a zip entry's record
+    max_header_total: int = 64 * MIB  # all tar extended headers together; a zip's central directory
 
     def with_(self, **changes) -> "Limits":
         return replace(self, **changes)

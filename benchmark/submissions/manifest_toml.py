@@ -20,8 +20,10 @@ ENV = "AOSTBENCH_SUBMISSIONS"
 
 
 def default_submissions_dir() -> Path:
-    """$AOSTBENCH_SUBMISSIONS, else ./submissions (relative to the current folder)."""
-    return Path(os.environ.get(ENV) or "submissions").expanduser().absolute()
+    """The resolved Paths' submissions folder: $AOSTBENCH_SUBMISSIONS, else ./submissions."""
+    from benchmark import paths
+
+    return paths.current().submissions
 
 
 def _string(s: str) -> str:
@@ -100,6 +102,31 @@ def write_toml(path: Path, doc: dict, header: str = "") -> None:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def toml_doc(row: dict, history: list[dict]) -> dict:
+    """submission.toml of an accepted version, from its DB row (name, version, path, counts, report)
+    and the earlier versions of the name: the one shape `submit` writes and `db check --repair` restores."""
+    report = row.get("report") or {}
+    counts = report.get("counts") or {}
+    total = counts.get("total") or {"images": row.get("n_images"), "ids": row.get("n_ids"),
+                                    "cameras": row.get("n_cams")}
+    created = row.get("created_at")
+    return {
+        "name": row["name"], "version": int(row["version"]), "status": "accepted",
+        "created": created if isinstance(created, str) else str(created or ""),
+        "content_hash": report.get("content_hash", ""), "store_path": str(row.get("path") or ""),
+        "layout": report.get("layout"), "source_kind": (report.get("source") or {}).get("kind"),
+        "description": report.get("description", ""), "license": report.get("license", ""),
+        "has_attributes": bool(row.get("has_attributes")), "fingerprint": row.get("fingerprint") or "",
+        "counts": {**{k: v for k, v in total.items() if v is not None},
+                   **{s: counts[s] for s in ("train", "query", "gallery") if (counts.get(s) or {}).get("images")}},
+        "attributes": [{k: c[k] for k in ("name", "kind", "level", "per", "source", "coverage", "values") if k in c}
+                       for c in (report.get("attributes") or {}).get("columns", [])],
+        "history": [{"version": int(r["version"]), "status": r["status"],
+                     "content_hash": (r.get("report") or {}).get("content_hash", ""),
+                     "created": str(r.get("created_at") or "")} for r in history],
+    }
 
 
 def read_toml(path: Path) -> dict:

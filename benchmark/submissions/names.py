@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 
 from benchmark.submissions.errors import InvalidName
+from benchmark.text_safety import has_hidden, printable
 
 NAME_RULE = "1-64 characters: lower-case letters, digits, '-' and '_', starting and ending with a letter or digit"
 _NAME = re.compile(r"^[a-z0-9](?:[a-z0-9_-]{0,62}[a-z0-9])?$")
@@ -18,9 +19,8 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u200b-\u200f\u202a-\u202
 
 
 def shown(text: object, limit: int = 160) -> str:
-    """Untrusted text made safe to print: control and bidi characters escaped, length capped, quoted."""
-    s = str(text)
-    s = _CONTROL.sub(lambda m: m.group(0).encode("unicode_escape").decode("ascii"), s)
+    """Untrusted text for a message: control, bidi and non-UTF-8 characters escaped, length capped, quoted."""
+    s = printable(text)
     if len(s) > limit:
         s = s[: limit - 1] + "…"
     return f"'{s}'"
@@ -53,8 +53,8 @@ def path_problem(rel: str, *, max_chars: int, max_name_bytes: int, max_depth: in
         return "empty path"
     if len(rel) > max_chars:
         return f"path longer than {max_chars} characters"
-    if _CONTROL.search(rel):
-        return "control character in the path"
+    if _CONTROL.search(rel) or has_hidden(rel):
+        return "control character or other invisible or non-UTF-8 character in the path"
     if "\\" in rel:
         return "backslash in the path (only '/' separates folders)"
     if rel.startswith("/"):

@@ -40,6 +40,7 @@ from benchmark.submissions.images import check_images
 from benchmark.submissions.layouts import SPLITS, Item, parse
 from benchmark.submissions.limits import ACCEPTED_FORMATS, Limits
 from benchmark.submissions.names import shown
+from benchmark.text_safety import has_hidden, printable
 
 MIN_SIDE = 8  # pixels; a smaller crop carries next to nothing about a person
 _TEXT_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
@@ -72,8 +73,9 @@ class Validation:
 def _check_text(label: str, text: str, limit: int, findings: Findings) -> None:
     if len(text) > limit:
         findings.error(f"the {label} is longer than {limit:,} characters")
-    if _TEXT_CONTROL.search(text):
-        findings.error(f"the {label} holds control characters")
+    if _TEXT_CONTROL.search(text) or has_hidden(text.replace("\n", "").replace("\t", "")):
+        findings.error(f"the {label} holds control, invisible or non-UTF-8 characters (e.g. {shown(text, 60)}); "
+                       "expected plain UTF-8 text")
 
 
 def counts_of(items: list[Item]) -> dict:
@@ -142,8 +144,8 @@ def validate(path: str | Path, name: str, work: Path, *, attributes: str | Path 
     t0 = time.perf_counter()
     findings = Findings(limits.max_listed)
     v = Validation(name=name, findings=findings)
-    report: dict = {"name": name, "description": description, "license": license,
-                    "source": {"path": str(path)}, "limits": dict(vars(limits)),
+    report: dict = {"name": name, "description": printable(description, "\n\t"), "license": printable(license),
+                    "source": {"path": printable(path)}, "limits": dict(vars(limits)),
                     "accepted_formats": {k: list(e) for k, e in ACCEPTED_FORMATS.items()}}
     v.report = report
     _check_text("description", description, limits.max_text_chars, findings)
@@ -155,7 +157,7 @@ def validate(path: str | Path, name: str, work: Path, *, attributes: str | Path 
             findings.error(r)
         return _finish(v, t0)
     src = v.source
-    report["source"] = {"path": str(path), "kind": src.kind, "files": len(src.files), "ignored": len(src.ignored)}
+    report["source"] = {"path": printable(path), "kind": src.kind, "files": len(src.files), "ignored": len(src.ignored)}
     parsed = parse(src, limits, findings)
     if parsed is None:
         return _finish(v, t0)

@@ -37,7 +37,7 @@ def preview_sheet(name: str, data_root: Path, out: Path, *, ids: int = 8, cols: 
     labels = base / LABELS_FILE
     if not labels.is_file():
         raise FileNotFoundError(f"no {labels}: generate the twin first (aostbench data make {name} "
-                                f"--root {data_root})")
+                                f"--data-root {data_root})")
     if ids < 1 or cols < 1:
         raise ValueError(f"ids and cols must be >= 1, got {ids}, {cols}")
     by_id: dict[tuple[str, int], list[tuple[int, str]]] = defaultdict(list)

@@ -9,6 +9,7 @@ own and passes its path. See twins/README.md for the schema.
 from __future__ import annotations
 
 import math
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,10 +18,11 @@ from typing import Any, Mapping
 import numpy as np
 
 from benchmark.attributes import ALL_ATTRIBUTES, BY_NAME
+from benchmark.names import alias_key
 from benchmark.synth.camera import STYLE_KEYS, validate_style
 
 TWINS_DIR = Path(__file__).with_name("twins")
-ALIASES = {"sim-market": "sim-market1501", "sim-duke": "sim-dukemtmc", "sim-msmt": "sim-msmt17"}
+TWIN_NAME = re.compile(r"^sim-[a-z0-9](?:[a-z0-9_-]{0,58}[a-z0-9])?$")  # a twin's folder: never a real dataset's
 
 # format -> the planner family and the count keys a scale may (must) give
 FORMATS: dict[str, str] = {
@@ -143,7 +145,7 @@ def load_twin_spec(name_or_path: str | Path | TwinSpec) -> TwinSpec:
         if not path.is_file():
             raise SpecError(f"twin spec file {path} does not exist")
         return parse_spec_file(path)
-    name = ALIASES.get(text, text)
+    name = alias_key(text)  # sim-market -> sim-market1501 (benchmark.names)
     builtin = TWINS_DIR / f"{name}.toml"
     if not builtin.is_file():
         raise SpecError(f"unknown twin {text!r}; built-in twins: {', '.join(twin_names())} "
@@ -166,8 +168,10 @@ def parse_spec(raw: Mapping[str, Any], where: str = "twin spec", path: Path | No
     if unknown:
         raise SpecError(f"{where}: unknown key(s) {', '.join(unknown)}; expected some of: {', '.join(TOP_KEYS)}")
     name = raw.get("name")
-    if not isinstance(name, str) or not name.strip() or "/" in name or name.startswith("."):
-        raise SpecError(f"{where}: `name` must be a folder-safe string like \"sim-mycity\", got {name!r}")
+    if not isinstance(name, str) or not TWIN_NAME.fullmatch(name):
+        raise SpecError(f"{where}: `name` must be \"sim-\" followed by lower-case letters, digits, '-' or '_' "
+                        f"(at most 64 characters, like \"sim-mycity\"; the prefix keeps a twin from ever taking "
+                        f"a real dataset's folder), got {name!r}")
     fmt = raw.get("format")
     if fmt not in FORMATS:
         raise SpecError(f"{where}: `format` must be one of {', '.join(FORMATS)} (the real dataset whose "

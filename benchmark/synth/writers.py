@@ -25,7 +25,7 @@ from benchmark.attributes import ENV_NAMES, ID_NAMES
 from benchmark.synth.camera import DEFAULT_JPEG_QUALITY, encode_jpeg, encode_png, jpeg_roundtrip
 from benchmark.synth.plan import Job, Plan, make_plan, twin_seed
 from benchmark.synth.render import render_raw
-from benchmark.synth.spec import TwinSpec, dump_toml, load_twin_spec
+from benchmark.synth.spec import SpecError, TwinSpec, dump_toml, load_twin_spec
 
 ENGINE_VERSION = "1.0"
 LABELS_FILE = "labels.csv"
@@ -55,18 +55,32 @@ def make_twin(
         raise ValueError(f"workers must be a positive integer, got {workers!r}")
     spec = load_twin_spec(name_or_toml)
     root = Path(data_root).expanduser()
+    from benchmark.datasets.user import register_twin, twin_name_problem
+
+    problem = twin_name_problem(spec.name, root)  # a user twin joins the vocabulary under its name
+    if problem:
+        raise SpecError(f"{spec.path or spec.name}: {problem}")
     target = root / spec.name
     if target.exists() or target.is_symlink():
         if not target.is_dir() or target.is_symlink():
-            raise FileExistsError(f"{target} exists and is not a folder; remove it or choose another --root")
+            raise FileExistsError(f"{target} exists and is not a folder; remove it or choose another --data-root")
         if any(target.iterdir()) and not overwrite:
             raise FileExistsError(f"{target} already exists and is not empty; pass overwrite=True "
                                   f"(CLI: --overwrite) to replace it")
+        if any(target.iterdir()) and not is_twin_folder(target, spec.name):
+            raise FileExistsError(f"{target} holds files that are not a twin written by aostbench (no {TWIN_FILE} "
+                                  f"of twin {spec.name}); --overwrite only replaces a twin: move those files or "
+                                  "choose another --root")
     plan = make_plan(spec, scale, seed)
     root.mkdir(parents=True, exist_ok=True)
     tmp = root / f".{spec.name}.tmp-{os.getpid()}"
     if tmp.exists():  # left by an earlier crash of this very process id: ours to clear
         shutil.rmtree(tmp)
+    for left in root.glob(f".{spec.name}.*-*"):  # left by a killed `data make` of this twin: its pid is gone
+        kind, _, pid = left.name[len(spec.name) + 2:].rpartition("-")
+        if kind in ("tmp", "old") and pid.isdigit() and not os.path.exists(f"/proc/{pid}") \
+                and os.path.isdir("/proc") and left.is_dir() and not left.is_symlink():
+            shutil.rmtree(left, ignore_errors=True)
     try:
         tmp.mkdir()
         write_plan(plan, tmp, progress, workers)
@@ -80,7 +94,22 @@ def make_twin(
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    register_twin(spec.name, root, spec.format)  # a no-op for the built-in twins
     return target
+
+
+def is_twin_folder(folder: Path, name: str) -> bool:
+    """True when `folder` holds a twin this engine wrote: a twin.toml naming `name` with a [generated] table."""
+    import tomllib
+
+    marker = folder / TWIN_FILE
+    if marker.is_symlink() or not marker.is_file():
+        return False
+    try:
+        doc = tomllib.loads(marker.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return False
+    return doc.get("name") == name and isinstance(doc.get("generated"), dict) and "engine" in doc["generated"]
 
 
 def write_plan(plan: Plan, base: Path, progress: Progress | None = None, workers: int = 1) -> None:

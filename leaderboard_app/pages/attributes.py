@@ -8,7 +8,9 @@ import pandas as pd
 import streamlit as st
 
 from benchmark import attributes as vocab
+from benchmark.stages import restyling_labels
 from benchmark.store.naming import display_name
+from benchmark.text_safety import printable
 from leaderboard_app import data
 from leaderboard_app.style import SOURCE_COLOURS, esc, fmt, md_escape
 
@@ -68,11 +70,11 @@ def sample_images(run_id: str) -> None:
             if not group:
                 st.caption("none in this run's folder")
             for p in group[:MAX_IMAGES]:
-                st.image(str(p), caption=str(p.relative_to(folder)), width="stretch")
+                st.image(str(p), caption=printable(p.relative_to(folder)), width="stretch")
 
 def _is_styled(path: Path, stages: Path) -> bool:
     parts = path.relative_to(stages).parts
-    return bool(parts) and parts[0] in ("st", "style", "aost")
+    return bool(parts) and parts[0] in restyling_labels() | {"style"}  # "style": runs stored before the registry
 
 
 def body() -> None:

@@ -56,7 +56,7 @@ def tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
 def detail(run_id: str) -> None:
     d = data.fetch("run_detail", run_id)
     run = d["run"]
-    st.subheader(f"Run {run['id']}")
+    st.subheader(f"Run {md_escape(run['id'])}")
     st.caption(f"{md_escape(run['train_spec'])} · profile {md_escape(run['profile'])} · seed {run['seed']} · "
                f"{md_escape(run['settings'])}"
                + (f" · procedural mirror of {md_escape(display_name(run['mirrors']))}" if str(run['train_spec']).startswith('sim-')
@@ -67,7 +67,8 @@ def detail(run_id: str) -> None:
     c[2].metric("Train images", "–" if run["train_images"] is None else f"{int(run['train_images']):,}")
     c[3].metric("Train ids", "–" if run["train_ids"] is None else f"{int(run['train_ids']):,}")
     if run["error"]:
-        st.error(f"Error: {md_escape(run['error'])}", icon=":material/error:")
+        st.error("This run stopped with an error:", icon=":material/error:")
+        st.code(run["error"], language=None, wrap_lines=True)  # plain text: never a link
     tabs = st.tabs(["Metrics", "Costs", "FID", "Provenance", "Config", "Logs"])
     with tabs[0]:
         m = pd.DataFrame(d["metrics"])

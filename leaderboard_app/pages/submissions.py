@@ -5,7 +5,7 @@ import pandas as pd
 import streamlit as st
 
 from leaderboard_app import data
-from leaderboard_app.style import md_escape, status_label
+from leaderboard_app.style import md_escape, missing, status_label
 
 
 def overview(df: pd.DataFrame) -> pd.DataFrame:
@@ -29,19 +29,18 @@ def body() -> None:
     runs = runs[runs["train_kind"] == "submission"]
     for _, s in subs.iterrows():
         name = str(s["name"])
-        title = f"{status_label(s['status'])} · {md_escape(name)} · version {int(s['version'])}"
+        title = f"{md_escape(status_label(s['status']))} · {md_escape(name)} · version {int(s['version'])}"
         with st.expander(title, expanded=False):
             st.text(f"name: {name}")
-            if s["path"]:
-                st.text(f"stored at: {s['path']}")
-            if s["fingerprint"]:
-                st.text(f"fingerprint: {s['fingerprint']}")
-            if s["reasons"]:
+            for label, key in (("stored at", "path"), ("fingerprint", "fingerprint")):
+                if not missing(s[key]) and s[key] != "":  # a rejected row has neither
+                    st.text(f"{label}: {s[key]}")
+            reasons = s["reasons"] if isinstance(s["reasons"], list) else []
+            if reasons:
                 st.markdown("**Why it was rejected**" if s["status"] == "rejected" else "**Notes**")
-                for reason in s["reasons"]:
-                    st.markdown(f"- {md_escape(reason)}")
+                st.text("\n".join(f"- {reason}" for reason in reasons))  # plain text: never a link
             st.markdown("**Validation report**")
-            st.json(s["report"] or {}, expanded=1)
+            st.json(s["report"] if isinstance(s["report"], dict) else {}, expanded=1)
             mine = runs[[str(spec).split("+")[0] == f"submission:{name}" for spec in runs["train_spec"]]]
             if len(mine):
                 st.markdown("**Runs**")

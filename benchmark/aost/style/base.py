@@ -1,7 +1,6 @@
 """StyleModel: what every style method's fitted model is, and the shared translate loop."""
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 from pathlib import Path
@@ -55,27 +54,15 @@ class StyleModel:
         out_dir = Path(out_dir)
         outs = output_paths(paths, out_dir, keep_names)
         out_dir.mkdir(parents=True, exist_ok=True)
-        with progress_bar(progress) as prog:
-            task = prog.add_task(f"translate ({self.method})", total=len(paths)) if prog else None
+        from benchmark import progress as prog
+
+        with prog.stage(f"style translate ({self.method})", len(paths), enabled=progress) as bar:
             for i in range(0, len(paths), max(1, batch_size)):
                 chunk = paths[i : i + batch_size]
                 for src, img, dst in zip(chunk, self.translate_arrays([load_rgb(p) for p in chunk]), outs[i : i + batch_size]):
                     save_like(img, dst, src)
-                if prog:
-                    prog.advance(task, len(chunk))
+                bar.update(len(chunk))
         return [str(o) for o in outs]
-
-
-def progress_bar(enabled: bool, *extra_columns):
-    """A rich Progress context, or a null context yielding None when disabled."""
-    if not enabled:
-        return contextlib.nullcontext(None)
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-
-    return Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-        TimeElapsedColumn(), TimeRemainingColumn(), *extra_columns,
-    )
 
 
 def write_json_atomic(path: Path, data: dict) -> None:

@@ -26,7 +26,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from .base import STYLE_FILE, StyleModel, progress_bar, write_json_atomic
+from .base import STYLE_FILE, StyleModel, write_json_atomic
 from .images import from_unit, load_resized, to_unit
 from .losses import CYCLEGAN_WEIGHTS, SPGAN_WEIGHTS, discriminator_objective, generator_objective, sianet_pairs_loss
 from .networks import PatchDiscriminator, ResnetGenerator, SiaNet, init_weights
@@ -245,19 +245,19 @@ def _check_resumable(saved: dict, cfg: GanConfig, path: Path) -> None:
 
 def _train_epochs(nets, cfg, data_s, data_t, start, epochs, history, seconds_before, ckpt_path, dev, amp, progress, num_workers):
     """Run epochs [start, epochs), checkpointing after each; returns the seconds spent."""
-    from rich.progress import TextColumn
+    from benchmark import progress as prog
 
     bs = cfg.batch_size
     iters = math.ceil(len(data_s) / bs)
     workers = num_workers if num_workers is not None else (0 if dev.type == "cpu" or data_s.cache is not None else 4)
     spent = 0.0
-    with progress_bar(progress, TextColumn("{task.fields[losses]}")) as prog:
+    n = len(data_s)
+    with prog.stage(f"style fit ({cfg.method})", n * epochs, enabled=progress, done=n * start) as bar:
         for epoch in range(start, epochs):
             t0 = time.perf_counter()
             perm_s, perm_t, flips = _epoch_order(cfg, epoch, len(data_s), len(data_t))
             batches = [list(range(i * bs, min((i + 1) * bs, len(perm_s)))) for i in range(iters)]
             loader = _loader(data_s, data_t, perm_s, perm_t, batches, workers)
-            task = prog.add_task(f"{cfg.method} epoch {epoch + 1}/{epochs}", total=iters, losses="") if prog else None
             sums: dict[str, float] = {}
             for pos, (u_s, u_t) in zip(batches, loader):
                 idx = torch.tensor(pos)
@@ -265,10 +265,11 @@ def _train_epochs(nets, cfg, data_s, data_t, start, epochs, history, seconds_bef
                 losses = train_step(nets, x_s, x_t, cfg, amp)
                 for k, v in losses.items():
                     sums[k] = sums.get(k, 0.0) + v
-                if prog:
-                    prog.update(task, advance=1, losses=" ".join(f"{k}={v:.3f}" for k, v in losses.items()))
+                bar.update(len(pos), epoch=f"{epoch + 1}/{epochs}", **{k: float(v) for k, v in losses.items() if k in ("G", "D")})
             dt = time.perf_counter() - t0
             spent += dt
+            prog.note(f"style fit ({cfg.method}) epoch {epoch + 1}/{epochs}: "
+                      + " ".join(f"{k} {v / iters:.4g}" for k, v in sums.items()) + f", {dt:.1f} s")
             history.append({"epoch": epoch + 1, "seconds": round(dt, 3), "images_per_s": round(len(data_s) / dt, 3),
                             **{k: round(v / iters, 5) for k, v in sums.items()}})
             _atomic_save({"config": asdict(cfg), "state": nets.state_dict(), "epoch": epoch + 1,

@@ -22,10 +22,16 @@ _MODULES = {
     "unreal": "unreal",
     "somaset": "somaset",
     "syri": "syri",
+    "images": "images",  # unlabeled image folders (user targets)
 }
 
 
+def format_names() -> list[str]:
+    """Every on-disk format a loader reads (a real dataset's key, or `images`)."""
+    return list(_MODULES)
+
+
 def get_format(name: str) -> Format:
-    """The format reader registered under `name` (a real dataset key)."""
+    """The format reader registered under `name` (a real dataset key, or `images`)."""
     mod = importlib.import_module(f"benchmark.datasets.formats.{_MODULES[name]}")
     return mod.FORMATS[name]
