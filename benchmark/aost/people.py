@@ -383,7 +383,7 @@ def estimate_people(source: Dataset, target: Dataset, profile, *, seed: int = 0,
 
         parts["render"] = {"engine": ENGINE_VERSION, **render_settings(source)}
 
-    def compute() -> dict[str, np.ndarray]:
+    def compute(partial) -> dict[str, np.ndarray]:  # minutes of training: nothing partial to resume from
         t = time.perf_counter()
         images, codes, names = source_images(source, n, seed)
         cols = [names.index(a) for a in attributes]
