@@ -20,6 +20,9 @@ from benchmark.grid import Cell, GridReport, ensure_twins, needed_datasets, plan
 TABLE3_TESTS = ["sim-market1501"]
 TABLE2_TESTS = ["sim-market1501", "sim-dukemtmc"]
 TABLE2_RECIPES = ["randperson", "personx", "finegpr", "supervised_market1501"]
+# the demo's cells run as 2 local jobs x 1 torch thread: faster here than one process with 2 threads
+# (measured on the demo's cells at the smoke profile; PERFORMANCE.md, "The demo on the local executor")
+DEMO_EXECUTOR = "local"
 
 
 @dataclass
@@ -38,9 +41,19 @@ def demo_cells(profile: str = "cpu", seeds: int = 1, overrides: dict[str, str] |
     return t2 + [c for c in t3 if c.spec != "sim-finegpr"]
 
 
+def demo_executor(kind: str | None = None, jobs: int | None = None):
+    """How the demo runs its cells: DEMO_EXECUTOR unless `kind` says otherwise (see PERFORMANCE.md)."""
+    from benchmark.executors import ExecutorOptions
+
+    kind = kind or DEMO_EXECUTOR
+    if kind == "local":  # two jobs of one torch thread each on a 2-core machine
+        return ExecutorOptions("local", jobs=jobs or 2, threads=1)
+    return ExecutorOptions(kind, jobs=jobs)
+
+
 def run_demo(*, profile: str = "cpu", seeds: int = 1, data_root: str | None = None, db: str | None = None,
              device: str = "auto", log: Callable[[str], None] = print,
-             overrides: dict[str, str] | None = None) -> DemoResult:
+             overrides: dict[str, str] | None = None, executor=None) -> DemoResult:
     from benchmark.profiles import load_profile
 
     t0 = time.perf_counter()
@@ -48,7 +61,8 @@ def run_demo(*, profile: str = "cpu", seeds: int = 1, data_root: str | None = No
     root = paths.data_root(data_root)
     cells = demo_cells(profile, seeds, overrides)
     ensure_twins(needed_datasets(cells), root, log=log)
-    grid = run_grid(cells, data_root=str(root), db=db, device=device, log=log)
+    grid = run_grid(cells, data_root=str(root), db=db, device=device, log=log,
+                    executor=executor if executor is not None else demo_executor())
     seconds = time.perf_counter() - t0
     report = write_report(paths.db_path(db).parent / "demo_report.md", db, name, seconds, grid)
     return DemoResult(report, seconds, grid)

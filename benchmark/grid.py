@@ -99,15 +99,13 @@ def _runs_by_cell(db: str | None, log: Callable[[str], None] = print):
     return done, failed
 
 
-def cell_request(cell: Cell, *, data_root: str | None = None, db: str | None = None, device: str = "auto",
-                 resume: str | None = None):
-    """The RunRequest a cell runs as."""
+def cell_request(cell: Cell, **kwargs):
+    """The RunRequest a cell runs as (kwargs: data_root, db, device, nproc, resume, ...)."""
     from benchmark.pipeline import RunRequest
 
     return RunRequest(train=cell.spec, tests=list(cell.tests), profile=cell.profile, seed=cell.seed,
                       budget=cell.budget, sample_ids=cell.sample_ids, sample_per_id=cell.sample_per_id,
-                      data_root=data_root, db=db, device=device, resume=resume,
-                      profile_overrides=dict(cell.overrides))
+                      profile_overrides=dict(cell.overrides), **kwargs)
 
 
 def cell_key(cell: Cell, *, data_root: str | None = None, db: str | None = None,
@@ -122,7 +120,13 @@ def cell_key(cell: Cell, *, data_root: str | None = None, db: str | None = None,
 
 
 def run_grid(cells: list[Cell], *, data_root: str | None = None, db: str | None = None, device: str = "auto",
-             log: Callable[[str], None] = print, keep_going: bool = True) -> GridReport:
+             log: Callable[[str], None] = print, keep_going: bool = True, executor=None,
+             nproc: int = 1) -> GridReport:
+    """Run the missing cells here, one after another; or as jobs when `executor` (ExecutorOptions) says so."""
+    if executor is not None and executor.kind != "inprocess":
+        from benchmark.executors import run_cells
+
+        return run_cells(cells, executor, data_root=data_root, db=db, device=device, log=log)
     from benchmark.pipeline import run
 
     report = GridReport(planned=list(cells))
@@ -136,7 +140,7 @@ def run_grid(cells: list[Cell], *, data_root: str | None = None, db: str | None 
             continue
         resume = failed.get((key, tuple(sorted(cell.tests)))) if key[0] is not None else None
         log(f"[{i}/{len(cells)}] {'resume ' + resume if resume else 'run'}: {cell.label}")
-        req = cell_request(cell, data_root=data_root, db=db, device=device, resume=resume)
+        req = cell_request(cell, data_root=data_root, db=db, device=device, resume=resume, nproc=nproc)
         try:
             result = run(req, log=log)
             report.ran.append((cell, result.id))

@@ -47,6 +47,7 @@ class RunRequest:
     device: str = "auto"
     nproc: int = 1
     resume: str | None = None  # a run id to continue
+    run_id: str | None = None  # the id for a new run, chosen by the caller (a grid job names its run folder)
     fid: bool = True
     progress: bool = True
     profile_overrides: dict = field(default_factory=dict)  # `--set` KEY -> VALUE (text or typed), checked
@@ -151,8 +152,8 @@ def _new_or_resumed(req: RunRequest, spec: TrainSpec, profile: Profile, tests: l
         if run.status == "completed":
             raise ValueError(f"run {req.resume} is already completed; nothing to resume")
         return run
-    run = RunResult.new(spec.text, profile, req.seed, tests)
-    run.config.update(request={k: v for k, v in asdict(req).items() if k not in ("resume", "paths")}, spec=spec.text)
+    run = RunResult.new(spec.text, profile, req.seed, tests, id=req.run_id)
+    run.config.update(request={k: v for k, v in asdict(req).items() if k not in ("resume", "run_id", "paths")}, spec=spec.text)
     return run
 
 

@@ -53,6 +53,30 @@ def rebuild_cmd(
         _say("yellow", "skipped", message)
 
 
+@db_app.command("ingest")
+@friendly_errors
+def ingest_cmd(
+    runs_dir: Optional[Path] = typer.Argument(None, help=_RUNS_HELP),
+    db: Optional[Path] = typer.Option(None, "--db", help=_DB_HELP),
+) -> None:
+    """Add the runs whose result.json is not in the DB yet (grid jobs write only their run folder).
+
+    Idempotent: a run already in the DB as its file says is left alone. An unreadable or
+    half-written result.json is reported by path and skipped (exit 1). Example:
+    aostbench db ingest results/runs
+    """
+    from benchmark.store import default_runs_dir
+    from benchmark.store.ingest import ingest_runs
+
+    report = ingest_runs(runs_dir or default_runs_dir(db), db)
+    console.print(f"{report.db_path}: {len(report.ingested)} run(s) ingested, {len(report.unchanged)} already there, "
+                  f"{len(report.skipped)} skipped", highlight=False)
+    for message in report.skipped:
+        err_console.print(f"[yellow]skipped:[/] {term(message)}", highlight=False, soft_wrap=True)
+    if report.skipped:
+        raise typer.Exit(1)
+
+
 @db_app.command("check")
 @friendly_errors
 def check_cmd(

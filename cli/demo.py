@@ -20,15 +20,19 @@ def register(app: typer.Typer) -> None:
         data_root: Optional[str] = typer.Option(None, "--data-root"),
         db: Optional[str] = typer.Option(None, "--db"),
         device: str = typer.Option("auto", "--device"),
+        executor: Optional[str] = typer.Option(None, "--executor", help="local (default: 2 jobs x 1 torch thread) "
+                                               "or inprocess (one process, torch's threads)."),
+        jobs: Optional[int] = typer.Option(None, "--jobs", help="Local jobs at once (default 2)."),
     ) -> None:
-        from benchmark.demo import TABLE2_TESTS, TABLE3_TESTS, run_demo
+        from benchmark.demo import TABLE2_TESTS, TABLE3_TESTS, demo_executor, run_demo
         from benchmark.profiles import load_profile, parse_sets
         from benchmark.store import queries, tables
 
         overrides = parse_sets(sets)
         name = load_profile(profile, overrides).name  # a bad key or value stops here, before any work
         res = run_demo(profile=profile, seeds=seeds, data_root=data_root, db=db, device=device,
-                       log=say, overrides=overrides)
+                       log=say, overrides=overrides,
+                       executor=demo_executor(executor, jobs))
         profile = name
         console.rule("Table 3 (sim-market1501)")
         console.print(tables.to_rich(queries.table_rows(3, test_sets=TABLE3_TESTS, profile=profile, db_path=db)))

@@ -10,7 +10,8 @@ import typer
 
 perf_app = typer.Typer(help="Benchmarks: ours vs the reference, measured in the same run.", no_args_is_help=True)
 
-_BENCHES = ["benchmark.perf.synth", "benchmark.perf.eval", "benchmark.perf.ao", "benchmark.perf.style", "benchmark.perf.cuda"]
+_BENCHES = ["benchmark.perf.synth", "benchmark.perf.eval", "benchmark.perf.ao", "benchmark.perf.style", "benchmark.perf.cuda",
+            "benchmark.perf.grid"]
 
 
 def register(app: typer.Typer) -> None:

@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -293,13 +294,23 @@ class StyleContentDistance:
                 sub = Subset(data, range(start, min(n, start + chunk)))
                 out = extract_features(self.net, sub, batch_size=self.batch_size, device=self.device, forward=forward,
                                        split=label, progress=False).numpy()
-                tmp = partial / f".{start:09d}.tmp.npy"
-                np.save(tmp, out)
-                tmp.replace(partial / f"{start:09d}.npy")
+                _save_chunk(partial, f"{start:09d}.npy", out)
                 parts.append(out)
                 bar.update(len(out))
         arr = np.concatenate(parts)
         return Sketches(arr[:, :k].copy(), arr[:, k:].copy())
+
+
+def _save_chunk(partial: Path, name: str, out: np.ndarray) -> None:
+    """Keep a finished chunk for a resumed pass. Best effort: another process (a parallel grid job on
+    the same cache entry) may finish first and remove the folder; the chunk is still in memory."""
+    try:
+        partial.mkdir(parents=True, exist_ok=True)
+        tmp = partial / f".{name}.{os.getpid()}.tmp.npy"
+        np.save(tmp, out)
+        tmp.replace(partial / name)
+    except OSError:
+        pass
 
 
 # --- one image against a set: soft nearest-neighbour claims ---------------------------------
@@ -360,7 +371,7 @@ def load_or_compute(
     partial = folder / f"{kind}-{cache_key(parts)}.partial"
     arrays = compute(partial)
     folder.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.stem + ".tmp.npz")
+    tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npz")  # grid jobs may compute the same entry at once
     np.savez(tmp, **arrays)
     tmp.replace(path)
     path.with_suffix(".json").write_text(json.dumps(parts, sort_keys=True, default=str, indent=1))

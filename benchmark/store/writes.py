@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import copy
 import json
+import os
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Iterable
 
 import duckdb
-
-from contextlib import contextmanager
 
 from benchmark.faults import crash_point
 
@@ -26,6 +26,8 @@ from .schema import one
 from .result_format import RESULT_FILE, RunResult, _clean, format_time, parse_time, utc_now
 
 SUBMISSION_STATUSES = ("accepted", "rejected")
+# the datasets a run used, beside its result.json, when the run was stored without a DB (a grid job)
+DATASETS_FILE = "datasets.json"
 
 RUN_COLUMNS = (
     "id", "train_spec", "profile", "seed", "status", "error", "config", "code_version", "dirty",
@@ -151,6 +153,18 @@ def put_run(con: duckdb.DuckDBPyConnection, run: RunResult) -> None:
              for s in run.surrogate])
 
 
+def put_dataset(con: duckdb.DuckDBPyConnection, key: str, kind: str, root: str | Path | None, counts: dict,
+                fingerprint: str | None, updated_at: str | None = None) -> None:
+    """Upsert one datasets row (inside the caller's transaction)."""
+    values = _plain([key, kind, None if root is None else str(root), _json(counts or {}), fingerprint,
+                     parse_time(updated_at or utc_now())])
+    con.execute(
+        "INSERT INTO datasets (key, kind, root, counts, fingerprint, updated_at) VALUES (?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT (key) DO UPDATE SET kind = excluded.kind, root = excluded.root, "
+        "counts = excluded.counts, fingerprint = excluded.fingerprint, updated_at = excluded.updated_at",
+        values)
+
+
 def _status_of(con: duckdb.DuckDBPyConnection, run_id: str) -> str | None:
     row = one(con, "SELECT status FROM runs WHERE id = ?", [run_id])
     return row[0] if row else None
@@ -166,14 +180,20 @@ class Store:
 
     Nothing is held open between calls: each method is one short transaction,
     so several processes (concurrent `aostbench run`s, the app) can share the file.
+
+    `artefacts_only=True` is a grid job's store: it writes only the run folder
+    (result.json, and datasets.json for the datasets it used) and never opens the
+    DB; the head ingests those files (benchmark.store.ingest).
     """
 
     def __init__(self, db_path: str | Path | None = None, runs_dir: str | Path | None = None,
-                 timeout: float | None = None, write_artifacts: bool = True):
+                 timeout: float | None = None, write_artifacts: bool = True, artefacts_only: bool = False):
         self.path = resolve(db_path)
         self.runs_dir = Path(runs_dir).expanduser() if runs_dir else default_runs_dir(self.path)
         self.timeout = timeout
-        self.write_artifacts = write_artifacts
+        self.write_artifacts = write_artifacts or artefacts_only
+        self.artefacts_only = artefacts_only
+        self._datasets: dict[str, dict] = {}  # artefacts_only: kept for datasets.json
 
     def __repr__(self) -> str:
         return f"Store(db_path={str(self.path)!r}, runs_dir={str(self.runs_dir)!r})"
@@ -241,11 +261,17 @@ class Store:
                 self._check_not_completed(run.id)
             run.save(self.runs_dir)
             crash_point("run-artefact-saved")
+        if self.artefacts_only:
+            if self._datasets:
+                _atomic_json(self.runs_dir / run.id / DATASETS_FILE, list(self._datasets.values()))
+            return
         self._write(txn)  # re-checks inside the transaction
 
     def _check_not_completed(self, run_id: str) -> None:
         """Refuse before touching the artefact, so result.json never contradicts a completed run."""
         try:
+            if self.artefacts_only:
+                raise StoreEmpty(self.path)  # the artefact alone decides
             with _read_current(self.path, self.timeout) as con:
                 row = one(con, "SELECT status FROM runs WHERE id = ?", [run_id])
         except StoreEmpty:
@@ -279,13 +305,11 @@ class Store:
     def upsert_dataset(self, key: str, kind: str, root: str | Path | None, counts: dict,
                        fingerprint: str | None) -> None:
         """Record (or update) a dataset the runs used: its kind, folder, counts and content fingerprint."""
-        values = _plain([key, kind, None if root is None else str(root), _json(counts or {}), fingerprint,
-                     parse_time(utc_now())])
-        self._write(lambda con: con.execute(
-            "INSERT INTO datasets (key, kind, root, counts, fingerprint, updated_at) VALUES (?, ?, ?, ?, ?, ?) "
-            "ON CONFLICT (key) DO UPDATE SET kind = excluded.kind, root = excluded.root, "
-            "counts = excluded.counts, fingerprint = excluded.fingerprint, updated_at = excluded.updated_at",
-            values))
+        if self.artefacts_only:
+            self._datasets[key] = {"key": key, "kind": kind, "root": None if root is None else str(root),
+                                   "counts": _clean(counts or {}), "fingerprint": fingerprint}
+            return
+        self._write(lambda con: put_dataset(con, key, kind, root, counts, fingerprint))
 
     # -- submissions ----------------------------------------------------------------------------
     def add_submission(self, name: str, *, status: str, reasons: Iterable[str] = (), report: dict | None = None,
@@ -344,6 +368,13 @@ class Store:
             con.execute("DELETE FROM submissions WHERE name = ?", [name])
             return int(n)
         return self._write(txn)
+
+
+def _atomic_json(path: Path, value: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(_clean(value), indent=2, default=str), encoding="utf-8")
+    os.replace(tmp, path)
 
 
 def _submission_dicts(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any]) -> list[dict]:
