@@ -45,7 +45,7 @@ from benchmark.aost.search import SearchSpace, search_distribution
 from benchmark.aost.select import select
 from benchmark.aost.surrogate import TreeExpectation, fit_surrogate
 from benchmark.datasets.records import Dataset, Record
-from benchmark.profiles import Profile
+from benchmark.profiles import AO_METHODS, Profile
 
 VGG_SEED = 0  # the random-init VGG is part of the method: one network for every run
 # bump when what shapes the cached probe/target features changes (resizing, sketching, rendering calls)
@@ -111,7 +111,35 @@ def optimise_attributes(
     rounds: int = ROUNDS,
     cache_root: Path | None = None,
 ) -> AOSearch:
-    """Probe, distances, surrogate and PSO: the optimised attribute distribution V* of `source` for `target`."""
+    """V* of `source` for `target` by the profile's `ao_method` (AO_METHODS; "gatys" is the paper's)."""
+    method = profile.ao_method
+    if method not in AO_METHODS:
+        raise ValueError(f"unknown ao_method {method!r}; expected one of {', '.join(AO_METHODS)}")
+    found = _optimise_gatys(source, target, profile, seed=seed, device=device, rounds=rounds, cache_root=cache_root)
+    found.details["method"] = method
+    if method == "gatys":
+        return found
+    from benchmark.aost.people import estimate_people
+
+    # people: the environment as gatys found it, the person attributes from classifiers + label shift
+    people, details, costs = estimate_people(source, target, profile, seed=seed, target_images=target_images,
+                                             cache_root=cache_root, device=device)
+    v_star = {a: (people[a] if a in people else p) for a, p in found.v_star.items()}
+    return AOSearch(v_star, found.attributes, found.surrogate_r2, {**found.costs, **costs}, found.vgg_weights,
+                    {**found.details, **details})
+
+
+def _optimise_gatys(
+    source: Dataset,
+    target: Dataset,
+    profile: Profile,
+    *,
+    seed: int = 0,
+    device: str = "cpu",
+    rounds: int = ROUNDS,
+    cache_root: Path | None = None,
+) -> AOSearch:
+    """Probe, distances, surrogate and PSO: the paper's V* of `source` for `target`."""
     from benchmark.datasets import fingerprint
 
     if profile.ao_vgg_weights == "imagenet":

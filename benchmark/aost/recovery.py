@@ -47,6 +47,29 @@ def ensure_twin(name: str, data_root: Path, scale: str = "demo") -> None:
         make_twin(name, data_root, scale=scale)
 
 
+def load_twin(name: str, data_root: Path):
+    """A built-in twin by key or alias, or a user twin written from a spec (`data make my.toml`) by its name.
+
+    A user twin is the folder <data_root>/<name> with its twin.toml, read with its format's loader.
+    """
+    from benchmark.datasets import load_dataset
+    from benchmark.datasets.formats.base import LoadOptions
+    from benchmark.datasets.issues import Issues
+    from benchmark.datasets.registry import DatasetSpec, UnknownDataset, read, to_dataset
+    from benchmark.datasets.twin import read_twin
+
+    try:
+        return load_dataset(name, data_root)
+    except UnknownDataset:
+        base = Path(data_root) / name
+        if not (base / "twin.toml").is_file():
+            raise
+    fmt = str(read_twin(base, name).get("format", ""))
+    spec = DatasetSpec(name, f"user twin {name}", "procedural", fmt, "target", str(base), f"--test {name}")
+    loaded, twin = read(spec, Path(data_root), Issues(strict=True), LoadOptions())
+    return to_dataset(spec, Path(data_root), loaded, twin)
+
+
 def measure_recovery(
     target: str,
     profile: Profile,
@@ -61,18 +84,22 @@ def measure_recovery(
     Twins missing from data_root are generated there first (a temporary folder when data_root is None).
     """
     from benchmark.aost.ao import optimise_attributes
-    from benchmark.datasets import load_dataset
 
     with tempfile.TemporaryDirectory(prefix="aost-recovery-") as tmp:
         root = Path(data_root) if data_root is not None else Path(tmp)
         for name in (SOURCE, target):
-            ensure_twin(name, root)
-        source_ds, target_ds = load_dataset(SOURCE, root), load_dataset(target, root)
+            if not (root / name / "twin.toml").is_file():
+                ensure_twin(name, root)
+        source_ds, target_ds = load_twin(SOURCE, root), load_twin(target, root)
         prior = target_ds.meta["twin"]["prior"]
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         found = optimise_attributes(source_ds, target_ds, profile, seed=seed, device=device, cache_root=cache_root)
-        wall = time.perf_counter() - t0
+        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     table = recovery_table(found.v_star, prior)
-    return {"target": target, "seed": seed, "profile": profile.name, "vgg_weights": found.vgg_weights,
+    cached = dict(found.details.get("cached", {}))
+    if "people_cached" in found.details:
+        cached["people"] = found.details["people_cached"]
+    return {"target": target, "seed": seed, "profile": profile.name, "method": profile.ao_method,
+            "cached": cached, "people": found.details.get("people", {}), "vgg_weights": found.vgg_weights,
             "surrogate_r2": found.surrogate_r2, "surrogate_d2": found.details.get("surrogate_cv_d2"),
-            "seconds": wall, "costs": found.costs, "v_star": found.v_star, **table}
+            "seconds": wall, "cpu_seconds": cpu, "costs": found.costs, "v_star": found.v_star, **table}

@@ -34,7 +34,9 @@ BUILTIN = ("paper", "cpu", "smoke")
 _HERE = Path(__file__).resolve().parent
 
 # the closed choices of a few fields (one home each; helpers add names here)
-AO_METHODS = ("gatys",)  # how AO measures a candidate's distance to the target (VGG style/content, Gatys et al.)
+# how AO sees the target: "gatys" the paper's VGG style/content distance (Gatys et al.); "people" keeps its
+# environment and estimates viewpoint and clothing with source-trained classifiers (benchmark.aost.people)
+AO_METHODS = ("gatys", "people")
 AO_VGG_WEIGHTS = ("imagenet", "random")
 DIST_METRICS = ("euclidean", "cosine")
 FID_WEIGHTS = ("official", "random")

@@ -1,0 +1,434 @@
+"""The `people` AO method: attribute classifiers on the labeled source, label shift estimated on the target.
+
+The paper's distances (method `gatys`, benchmark.aost.ao) compare whole
+images; in a re-ID crop the background and the light dominate those
+statistics, so they recover weather, illumination and scene but leave the
+person's own attributes (viewpoint, clothes) at uniform. This method keeps
+the `gatys` V* for the environment (weather, illumination, scene) and
+estimates the person attributes (viewpoint and the 13 id attributes) so:
+
+1. a balanced set of labeled source images (rendered for sim- sources, as the
+   probe), split into a training and a calibration part;
+2. one small CNN with a head per attribute, its features pooled over a grid
+   of four heights (head and shoulders, torso, hips, legs: re-ID crops put the
+   body parts at predictable heights) by left/right halves. Viewpoint is predicted as 12 sectors of 30 degrees, and a
+   mirrored image is trained with the mirrored sector. Each training batch
+   passes through a random generic "camera" (colour gains, gamma, contrast,
+   saturation, resolution loss, blur, noise, box jitter), so the classifier
+   does not rely on the clean source look; nothing of the target's cameras is
+   used. The viewpoint head reads the coarse pixels (per-image standardised)
+   linearly: the conv features, trained jointly, did not learn heading;
+3. the source confusion matrix C_a[j, y] = E[softmax_j | true class y] on the
+   calibration part (the same random cameras), and how far one camera alone
+   moves the mean prediction of the calibration part (its labels fixed);
+4. the mean prediction mu_a on unlabeled target images. Under label shift
+   (P(image | value) the same in both domains) mu_a = C_a q_a, so the target's
+   distribution q_a solves that system (black-box shift estimation, BBSE);
+   it is solved on the simplex with a pull to uniform in proportion to that
+   camera noise over the expected signal, which keeps what the classifier
+   cannot tell apart (columns of C alike) near uniform. A classifier whose
+   confusion columns hardly differ (SEPARATION) is not used: that attribute
+   keeps the `gatys` V*.
+
+Only the labeled source and the target's image files are read; never the
+target's labels or a twin's prior. The trained classifier and C are cached
+per source fingerprint and seed, so other targets reuse them.
+"""
+from __future__ import annotations
+
+import time
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from benchmark.attributes import BY_NAME
+from benchmark.datasets.records import Dataset, Record
+
+ENV_FROM_GATYS = ("weather", "illumination", "scene")  # what whole-image statistics do see
+INPUT = (64, 32)  # classifier input (height, width): crops are 128x64 or larger, the people stand in the middle
+TRAIN_PER_PROBE = 4  # labeled source images per probe image of the profile (cpu: 3,200)
+CALIBRATION_SHARE = 0.25  # of those, held out for the confusion matrices
+TARGET_PER_TARGET_IMAGE = 8  # unlabeled target images per profile.ao_target_images (cpu: up to 1,600)
+EPOCHS = 14
+MIN_STEPS = 300  # small probes (the smoke profile) still get enough updates to learn colours
+BATCH = 64
+LR = 3e-3
+WIDTHS = (16, 32, 64)
+BANDS = (4, 2)  # pooling grid: 4 heights (head, torso, hips, legs) x left/right halves (viewpoint cues)
+SEPARATION = 0.15  # a classifier is used when its confusion columns differ this much (mean pairwise TV); else gatys's V*
+VIEW_PIXELS = (32, 16)  # the viewpoint head is linear in the image's coarse pixels (measured: it sees heading, conv features did not)
+VIEW_SECTORS = 12  # viewpoint is estimated per 30-degree sector (36 classes make C too ill-conditioned)
+SHARED_CAMERAS = 4  # one-camera passes over the calibration images: how far a camera alone moves mu
+SIGNAL = 0.1  # the expected |q - uniform|^2 of a target that departs from uniform
+MIN_PULL = 1e-3
+CODE_VERSION = 6  # bump when training or calibration changes (the cache key)
+
+
+# --- images --------------------------------------------------------------------------------
+
+
+def _to_uint8(images: Sequence[np.ndarray]) -> torch.Tensor:
+    """HxWx3 uint8 arrays -> [n, 3, H, W] uint8 at the classifier input (bilinear)."""
+    from PIL import Image
+
+    h, w = INPUT
+    out = np.empty((len(images), h, w, 3), np.uint8)
+    for i, im in enumerate(images):
+        out[i] = np.asarray(Image.fromarray(np.asarray(im, np.uint8)).convert("RGB").resize((w, h), Image.BILINEAR))
+    return torch.from_numpy(out).permute(0, 3, 1, 2).contiguous()
+
+
+def _read(records: Sequence[Record]) -> torch.Tensor:
+    from PIL import Image
+
+    from benchmark.datasets.records import DataError
+
+    ims = []
+    for r in records:
+        try:
+            with Image.open(r.path) as im:
+                ims.append(np.asarray(im.convert("RGB")))
+        except (OSError, ValueError) as exc:
+            raise DataError(f"cannot read image {r.path}: {exc} (expected a readable RGB/greyscale image)") from None
+    return _to_uint8(ims)
+
+
+def source_images(source: Dataset, n: int, seed: int) -> tuple[torch.Tensor, np.ndarray, tuple[str, ...]]:
+    """n labeled source images over a balanced design (benchmark.aost.probe): (uint8 images, codes, attributes)."""
+    from benchmark.aost.probe import build_probe
+
+    probe = build_probe(source, n, seed=seed * 7919 + 0x9E0)
+    images = _to_uint8(probe.images) if probe.images is not None else _read(probe.records or [])
+    return images, probe.codes, probe.attributes
+
+
+# --- a random generic camera (source side only) -------------------------------------------
+
+
+MEAN = torch.tensor((0.485, 0.456, 0.406)).view(1, 3, 1, 1)
+STD = torch.tensor((0.229, 0.224, 0.225)).view(1, 3, 1, 1)
+
+
+def _blur(x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+    """Per-image Gaussian blur (5x5 separable), sigma [n] in pixels."""
+    r = torch.arange(-2, 3, dtype=x.dtype)
+    k = torch.exp(-(r[None] ** 2) / (2 * sigma.clamp(min=1e-3)[:, None] ** 2))
+    k = k / k.sum(1, keepdim=True)  # [n, 5]
+    n, c, h, w = x.shape
+    y = x.reshape(1, n * c, h, w)
+    kk = k.repeat_interleave(c, 0)
+    y = F.conv2d(F.pad(y, (2, 2, 0, 0), mode="replicate"), kk.view(n * c, 1, 1, 5), groups=n * c)
+    y = F.conv2d(F.pad(y, (0, 0, 2, 2), mode="replicate"), kk.view(n * c, 1, 5, 1), groups=n * c)
+    return y.view(n, c, h, w)
+
+
+def random_camera(x: torch.Tensor, gen: torch.Generator, shared: bool = False) -> torch.Tensor:
+    """uint8 [n, 3, H, W] -> normalised float: a random camera per image (generic ranges, not the target's).
+
+    shared: one camera for all n images (as a target domain's few cameras), box jitter and noise still per image.
+    """
+    n, _, h, w = x.shape
+
+    def u(lo: float, hi: float, *shape: int) -> torch.Tensor:
+        r = torch.rand(1 if shared else n, *shape, generator=gen)
+        return (lo + (hi - lo) * r).expand(n, *shape)
+
+    y = x.float() / 255.0
+    # box jitter: scale and shift as a detector's boxes do
+    s = 0.88 + 0.24 * torch.rand(n, generator=gen)
+    theta = torch.zeros(n, 2, 3)
+    theta[:, 0, 0], theta[:, 1, 1] = s, s
+    theta[:, 0, 2], theta[:, 1, 2] = (-0.08 + 0.16 * torch.rand(n, generator=gen)), (-0.06 + 0.12 * torch.rand(n, generator=gen))
+    y = F.grid_sample(y, F.affine_grid(theta, list(y.shape), align_corners=False), padding_mode="border",
+                      align_corners=False)
+    # resolution loss, then optics
+    f = float(u(0.45, 1.0).median())  # one factor per batch keeps the resize batched
+    if f < 0.95:
+        small = (max(8, round(h * f)), max(4, round(w * f)))
+        y = F.interpolate(F.interpolate(y, size=small, mode="bilinear", align_corners=False, antialias=True),
+                          size=(h, w), mode="bilinear", align_corners=False)
+    y = _blur(y, u(0.05, 0.9))
+    # colour: gains per channel (cast), gamma, contrast, saturation
+    y = y * u(0.85, 1.15, 3).reshape(n, 3, 1, 1) * u(0.8, 1.2).reshape(n, 1, 1, 1)
+    y = y.clamp(0, 1) ** u(0.75, 1.33).reshape(n, 1, 1, 1)
+    m = y.mean(dim=(1, 2, 3), keepdim=True)
+    y = (y - m) * u(0.8, 1.2).reshape(n, 1, 1, 1) + m
+    g = y.mean(dim=1, keepdim=True)
+    y = (y - g) * u(0.7, 1.3).reshape(n, 1, 1, 1) + g
+    y = y + torch.randn(y.shape, generator=gen) * u(0.0, 0.03).reshape(n, 1, 1, 1)
+    return (y.clamp(0, 1) - MEAN) / STD
+
+
+def plain(x: torch.Tensor) -> torch.Tensor:
+    return (x.float() / 255.0 - MEAN) / STD
+
+
+# --- the classifier ------------------------------------------------------------------------
+
+
+class PartNet(nn.Module):
+    """Three conv stages, features averaged over horizontal bands (and max over the crop), a head per attribute."""
+
+    def __init__(self, sizes: Sequence[int], pixel_heads: Sequence[bool] | None = None):
+        super().__init__()
+        self.pixel_heads = list(pixel_heads or [False] * len(sizes))
+        layers, c = [], 3
+        for k, w in enumerate(WIDTHS):
+            layers += [nn.Conv2d(c, w, 3, padding=1, bias=False), nn.BatchNorm2d(w), nn.ReLU(inplace=True)]
+            if k < len(WIDTHS) - 1:
+                layers += [nn.Conv2d(w, w, 3, padding=1, bias=False), nn.BatchNorm2d(w), nn.ReLU(inplace=True)]
+            layers.append(nn.MaxPool2d(2))
+            c = w
+        self.body = nn.Sequential(*layers)
+        dim = c * (BANDS[0] * BANDS[1] + 1)
+        self.drop = nn.Dropout(0.2)
+        pix = 3 * VIEW_PIXELS[0] * VIEW_PIXELS[1]
+        self.heads = nn.ModuleList(nn.Linear(pix if p else dim, n) for n, p in zip(sizes, self.pixel_heads))
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        f = self.body(x)
+        bands = F.adaptive_avg_pool2d(f, BANDS).flatten(1)
+        whole = F.adaptive_max_pool2d(f, 1).flatten(1)
+        z = self.drop(torch.cat([bands, whole], 1))
+        out = []
+        for head, on_pixels in zip(self.heads, self.pixel_heads):
+            if on_pixels:  # per-image standardised, so a camera's brightness and contrast do not move it
+                p = F.adaptive_avg_pool2d(x, VIEW_PIXELS).flatten(1)
+                out.append(head((p - p.mean(1, keepdim=True)) / (p.std(1, keepdim=True) + 1e-3)))
+            else:
+                out.append(head(z))
+        return out
+
+
+def n_classes(attr: str) -> int:
+    """What a head predicts: the codes, or for viewpoint 12 sectors of 30 degrees (3 codes each)."""
+    return VIEW_SECTORS if attr == "viewpoint" else BY_NAME[attr].n
+
+
+def classes_of(attr: str, codes: np.ndarray) -> np.ndarray:
+    """0-based class of 1-based codes."""
+    codes = np.asarray(codes) - 1
+    if attr != "viewpoint":
+        return codes
+    w = BY_NAME[attr].n // VIEW_SECTORS
+    return ((codes + w // 2) // w) % VIEW_SECTORS
+
+
+def _mirror_sectors() -> torch.Tensor:
+    """MIRROR[s]: the viewpoint sector of the mirrored heading (angle a -> -a; sector s is centred on 90 + 30 s deg)."""
+    step = 360 // VIEW_SECTORS
+    angle = (90 + step * torch.arange(VIEW_SECTORS)) % 360
+    return (((360 - angle) % 360 - 90) % 360) // step
+
+
+MIRROR = _mirror_sectors()
+
+
+def _new_net(attributes: Sequence[str]) -> PartNet:
+    return PartNet([n_classes(a) for a in attributes], [a == "viewpoint" for a in attributes])
+
+
+def separation(c: np.ndarray) -> float:
+    """Mean TV between the columns of a confusion matrix: 0 when the classifier cannot tell the classes apart."""
+    n = c.shape[1]
+    return float(np.mean([0.5 * np.abs(c[:, i] - c[:, j]).sum() for i in range(n) for j in range(i + 1, n)]))
+
+
+def train_classifier(images: torch.Tensor, codes: np.ndarray, attributes: Sequence[str], seed: int,
+                     epochs: int = EPOCHS, device: str = "cpu") -> PartNet:
+    """Fit PartNet on uint8 images with 1-based codes [n, len(attributes)], a random camera per batch."""
+    torch.manual_seed(seed)  # initial weights and dropout
+    gen = torch.Generator().manual_seed(seed + 1)
+    net = _new_net(attributes).to(device)
+    labels = [torch.as_tensor(classes_of(a, codes[:, j]), dtype=torch.long) for j, a in enumerate(attributes)]
+    opt = torch.optim.Adam(net.parameters(), lr=LR, weight_decay=1e-4)
+    per_epoch = max(1, -(-len(images) // BATCH))
+    epochs = max(epochs, -(-MIN_STEPS // per_epoch))
+    steps = epochs * per_epoch
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=LR, total_steps=steps, pct_start=0.2)
+    net.train()
+    for _ in range(epochs):
+        order = torch.randperm(len(images), generator=gen)
+        for i in range(0, len(order), BATCH):
+            idx = order[i : i + BATCH]
+            if len(idx) < 2:
+                continue  # batch norm needs two
+            x = random_camera(images[idx], gen)
+            flip = torch.rand(len(idx), generator=gen) < 0.5  # a mirrored person is seen at the mirrored heading
+            x = torch.where(flip.view(-1, 1, 1, 1), x.flip(3), x)
+            out = net(x.to(device))
+            loss = 0.0
+            for a, o, y in zip(attributes, out, labels):
+                yy = y[idx]
+                if a == "viewpoint":
+                    yy = torch.where(flip, MIRROR[yy], yy)
+                loss = loss + F.cross_entropy(o, yy.to(device))
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+    return net.cpu().eval()
+
+
+@torch.no_grad()
+def predict(net: PartNet, x: torch.Tensor, batch: int = 256, device: str = "cpu") -> list[np.ndarray]:
+    """Softmax per attribute head of normalised images -> list of [n, n_codes]."""
+    net.to(device)
+    outs: list[list[torch.Tensor]] = [[] for _ in net.heads]
+    for i in range(0, len(x), batch):
+        for k, o in enumerate(net(x[i : i + batch].to(device))):
+            outs[k].append(F.softmax(o, 1).cpu())
+    return [torch.cat(o).double().numpy() for o in outs]
+
+
+# --- label shift -----------------------------------------------------------------------------
+
+
+def confusion(probs: np.ndarray, labels: np.ndarray, n: int) -> np.ndarray:
+    """C[j, y] = mean softmax_j over images whose true code is y (1-based labels); uniform where y is absent."""
+    c = np.full((n, n), 1.0 / n)
+    for y in range(n):
+        m = labels == y + 1
+        if m.any():
+            c[:, y] = probs[m].mean(0)
+    return c
+
+
+def project_simplex(v: np.ndarray) -> np.ndarray:
+    """Euclidean projection onto {q >= 0, sum q = 1} (sort-based)."""
+    u = np.sort(v)[::-1]
+    css = np.cumsum(u) - 1.0
+    k = np.arange(1, len(v) + 1)
+    rho = np.flatnonzero(u - css / k > 0)[-1]
+    return np.maximum(v - css[rho] / (rho + 1.0), 0.0)
+
+
+def label_shift(c: np.ndarray, mu: np.ndarray, pull: float = MIN_PULL, iters: int = 5000) -> np.ndarray:
+    """argmin over the simplex of |C q - mu|^2 + pull |q - uniform|^2 (projected gradient, exact step size)."""
+    n = c.shape[1]
+    u = np.full(n, 1.0 / n)
+    a = c.T @ c + pull * np.eye(n)
+    b = c.T @ mu + pull * u
+    step = 1.0 / np.linalg.eigvalsh(a).max()
+    q = u.copy()
+    for _ in range(iters):
+        nxt = project_simplex(q - step * (a @ q - b))
+        if np.abs(nxt - q).max() < 1e-10:
+            q = nxt
+            break
+        q = nxt
+    return q / q.sum()
+
+
+def groups(attr: str) -> np.ndarray:
+    """[n_codes, n_classes] 0/1: which class each code belongs to."""
+    n = BY_NAME[attr].n
+    g = np.zeros((n, n_classes(attr)))
+    g[np.arange(n), classes_of(attr, np.arange(1, n + 1))] = 1.0
+    return g
+
+
+def expand(attr: str, q: np.ndarray) -> np.ndarray:
+    """A distribution over classes back to the codes: evenly within a class; viewpoint's sectors then
+    interpolated around the circle ([1/4, 1/2, 1/4] over neighbouring codes), as headings spread smoothly."""
+    g = groups(attr)
+    step = g @ (q / g.sum(0))
+    if attr != "viewpoint":
+        return step
+    return 0.25 * np.roll(step, 1) + 0.5 * step + 0.25 * np.roll(step, -1)
+
+
+def pull(noise: float, n_target: int) -> float:
+    """lambda = (noise of mu) / (expected signal): a camera's own shift of mu, plus the target sample's."""
+    return max(MIN_PULL, (noise + 1.0 / max(n_target, 1)) / SIGNAL)
+
+
+# --- the method --------------------------------------------------------------------------------
+
+
+def people_attributes(attributes: Sequence[str]) -> tuple[str, ...]:
+    return tuple(a for a in attributes if a not in ENV_FROM_GATYS)
+
+
+def _state_arrays(net: PartNet) -> dict[str, np.ndarray]:
+    return {f"w:{k}": v.detach().numpy() for k, v in net.state_dict().items()}
+
+
+def _load_net(arrays: dict[str, np.ndarray], attributes: Sequence[str]) -> PartNet:
+    net = _new_net(attributes)
+    net.load_state_dict({k[2:]: torch.from_numpy(np.array(v)) for k, v in arrays.items() if k.startswith("w:")})
+    return net.eval()
+
+
+def estimate_people(source: Dataset, target: Dataset, profile, *, seed: int = 0,
+                    target_images: Callable[[Dataset, int, int], list[Record]],
+                    cache_root=None, device: str = "cpu") -> tuple[dict[str, list[float]], dict, dict[str, float]]:
+    """Per person attribute, the target's distribution by BBSE: (estimates, details, costs in seconds)."""
+    from benchmark.aost import distances as dist
+    from benchmark.aost.probe import is_rendered_source, render_settings, searchable_attributes
+    from benchmark.datasets import fingerprint
+
+    attributes = people_attributes(searchable_attributes(source))
+    costs: dict[str, float] = {}  # disjoint, wall seconds
+    timings: dict[str, float] = {}  # parts of costs["people_classifier"] when it was computed
+    n = max(40, TRAIN_PER_PROBE * profile.ao_probe)
+    parts = {"what": "people-classifier", "version": CODE_VERSION, "source": source.key,
+             "fingerprint": fingerprint(source), "n": n, "seed": seed, "attributes": list(attributes),
+             "input": list(INPUT), "epochs": EPOCHS, "widths": list(WIDTHS), "device": device}
+    if is_rendered_source(source):
+        from benchmark.synth import ENGINE_VERSION
+
+        parts["render"] = {"engine": ENGINE_VERSION, **render_settings(source)}
+
+    def compute(partial) -> dict[str, np.ndarray]:  # minutes of training: nothing partial to resume from
+        t = time.perf_counter()
+        images, codes, names = source_images(source, n, seed)
+        cols = [names.index(a) for a in attributes]
+        codes = codes[:, cols]
+        timings["people_images_seconds"] = time.perf_counter() - t
+        t = time.perf_counter()
+        split = np.random.default_rng([seed, 0xCA1]).permutation(len(images))
+        n_cal = max(1, int(round(CALIBRATION_SHARE * len(images))))
+        cal, tr = np.sort(split[:n_cal]), np.sort(split[n_cal:])
+        net = train_classifier(images[tr], codes[tr], attributes, seed, device=device)
+        timings["people_train_seconds"] = time.perf_counter() - t
+        t = time.perf_counter()
+        gen = torch.Generator().manual_seed(seed + 2)
+        probs = predict(net, random_camera(images[cal], gen), device=device)
+        shared = [predict(net, random_camera(images[cal], gen, shared=True), device=device)
+                  for _ in range(SHARED_CAMERAS)]
+        out = _state_arrays(net.cpu())
+        for j, a in enumerate(attributes):
+            labels = classes_of(a, codes[cal, j])
+            out[f"C:{a}"] = confusion(probs[j], labels + 1, n_classes(a))
+            out[f"acc:{a}"] = np.asarray(float((probs[j].argmax(1) == labels).mean()))
+            mus = np.stack([sh[j].mean(0) for sh in shared])
+            out[f"noise:{a}"] = np.asarray(float(((mus - mus.mean(0)) ** 2).sum(1).mean()))
+        timings["people_calibration_seconds"] = time.perf_counter() - t
+        return out
+
+    t0 = time.perf_counter()
+    arrays, cached = dist.load_or_compute("people", parts, compute, cache_root)
+    costs["people_classifier"] = time.perf_counter() - t0
+    net = _load_net(arrays, attributes)
+
+    t0 = time.perf_counter()
+    timgs = target_images(target, TARGET_PER_TARGET_IMAGE * profile.ao_target_images, seed)
+    probs = predict(net, plain(_read(timgs)), device=device)
+    costs["people_target"] = time.perf_counter() - t0
+    estimates, per_attr = {}, {}
+    for j, a in enumerate(attributes):
+        c = np.asarray(arrays[f"C:{a}"], dtype=np.float64)
+        acc, chance = float(arrays[f"acc:{a}"]), 1.0 / n_classes(a)
+        lam = pull(float(arrays[f"noise:{a}"]), len(timgs))
+        sep = separation(c)
+        if sep >= SEPARATION:
+            estimates[a] = [float(x) for x in expand(a, label_shift(c, probs[j].mean(0), lam))]
+        per_attr[a] = {"calibration_accuracy": acc, "chance": chance, "separation": sep, "pull": lam,
+                       "used": sep >= SEPARATION}
+    details = {"people_attributes": list(attributes), "people_target_images": len(timgs),
+               "people_source_images": n, "people_cached": cached, "people": per_attr, **timings}
+    return estimates, details, costs

@@ -1,0 +1,147 @@
+"""The `people` AO method: label-shift algebra, the method switch, and on a small skewed twin: recovery,
+determinism for a seed, and that the target's labels and prior are never read."""
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from benchmark.attributes import BY_NAME, total_variation
+from benchmark.profiles import PROFILES, SMOKE
+
+SPEC = """
+name = "sim-redcoats"
+format = "market1501"
+description = "test target: nearly everyone in red tops and blue trousers"
+seed = 77
+size = [128, 64]
+
+[prior]
+# black, white, red, purple, gray, yellow, blue, green, brown
+upper_colour = [0.02, 0.02, 0.80, 0.02, 0.02, 0.06, 0.02, 0.02, 0.02]
+lower_colour = [0.03, 0.02, 0.02, 0.02, 0.03, 0.02, 0.80, 0.03, 0.03]
+illumination = [0.0, 0.0, 0.5, 0.5, 0.0, 0.0, 0.0]
+
+[[cameras]]
+id = 1
+style = { blur = 0.8, noise = 3.0, cast = [1.05, 1.0, 0.95], downscale = 0.6, jpeg = 85 }
+
+[[cameras]]
+id = 2
+style = { blur = 1.0, noise = 4.0, cast = [0.95, 1.0, 1.05], downscale = 0.5, jpeg = 80 }
+
+[scales.demo]
+train_ids = 40
+test_ids = 10
+train_images = 400
+query_images = 10
+gallery_images = 30
+"""
+
+PROFILE = SMOKE.with_(ao_method="people", ao_probe=250, ao_target_images=50, pso_particles=8, pso_iters=8)
+
+
+# --- algebra ---------------------------------------------------------------------------------
+
+
+def test_label_shift_inverts_a_known_confusion():
+    from benchmark.aost.people import label_shift, project_simplex
+
+    c = np.array([[0.7, 0.2, 0.1], [0.2, 0.6, 0.2], [0.1, 0.2, 0.7]])  # columns: P(predicted | true)
+    q = np.array([0.7, 0.1, 0.2])
+    got = label_shift(c, c @ q, pull=1e-9)
+    assert np.allclose(got, q, atol=1e-4)
+    # the pull keeps an attribute the classifier cannot see (identical columns) at uniform
+    blind = np.full((3, 3), 1 / 3)
+    assert np.allclose(label_shift(blind, np.array([0.5, 0.3, 0.2]), pull=1e-3), 1 / 3)
+    p = project_simplex(np.array([0.9, 0.6, -0.4]))
+    assert p.sum() == pytest.approx(1.0) and (p >= 0).all() and p[2] == 0.0
+
+
+def test_viewpoint_sectors_and_their_mirror():
+    from benchmark.aost.people import MIRROR, VIEW_SECTORS, classes_of, expand
+
+    assert (MIRROR[MIRROR] == np.arange(VIEW_SECTORS)).all()  # an involution
+    # code 1 = 90 deg <-> code 19 = 270 deg; code 10 = 180 deg (back) and code 28 = 0 deg (front) are their own mirrors
+    s = classes_of("viewpoint", np.array([1, 19, 10, 28]))
+    assert MIRROR[s[0]] == s[1] and MIRROR[s[2]] == s[2] and MIRROR[s[3]] == s[3]
+    q = expand("viewpoint", np.eye(VIEW_SECTORS)[s[2]])
+    assert q.sum() == pytest.approx(1.0) and np.count_nonzero(q) == 5  # the back sector, interpolated around the circle
+    assert q[9] == pytest.approx(1 / 3) and q[8] == q[10] == pytest.approx(1 / 4) and q[7] == pytest.approx(1 / 12)
+
+
+def test_every_built_in_profile_runs_the_papers_method_and_unknown_methods_are_refused():
+    from benchmark.profiles import AO_METHODS
+
+    assert {p.ao_method for p in PROFILES.values()} == {"gatys"}
+    assert "people" in AO_METHODS
+    with pytest.raises(ValueError, match="ao_method = 'vibes' is impossible; expected one of gatys, people"):
+        SMOKE.with_(ao_method="vibes")  # as `--set ao_method=vibes` does
+
+
+# --- on a small twin -------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def skewed(tmp_path_factory):
+    """sim-finegpr (tiny, the source) and a small target twin in red tops and blue trousers; V* of seed 0."""
+    from benchmark.aost.ao import optimise_attributes
+    from benchmark.aost.recovery import load_twin
+    from benchmark.synth import make_twin
+
+    root = tmp_path_factory.mktemp("people")
+    make_twin("sim-finegpr", root, scale="tiny")
+    spec = root / "redcoats.toml"
+    spec.write_text(SPEC)
+    make_twin(str(spec), root, scale="demo")
+    source, target = load_twin("sim-finegpr", root), load_twin("sim-redcoats", root)
+    found = optimise_attributes(source, target, PROFILE, seed=0, cache_root=root / "cache")
+    return root, source, target, found
+
+
+def test_people_recovers_a_skewed_clothing_colour_better_than_uniform(skewed):
+    _, _, target, found = skewed
+    prior = target.meta["twin"]["prior"]
+    for a in ("upper_colour", "lower_colour"):
+        uniform = np.full(BY_NAME[a].n, 1.0 / BY_NAME[a].n)
+        tv, tv_uniform = total_variation(found.v_star[a], prior[a]), total_variation(uniform, prior[a])
+        assert found.details["people"][a]["used"], f"{a}: the classifier was not trusted ({found.details['people'][a]})"
+        assert tv < 0.7 * tv_uniform, f"{a}: TV {tv:.3f} vs uniform's {tv_uniform:.3f}"
+    assert found.details["method"] == "people"
+    assert set(found.v_star) >= {"weather", "illumination", "scene", "viewpoint"}
+
+
+def test_people_is_deterministic_and_never_reads_the_targets_labels_or_prior(skewed, tmp_path):
+    """The same seed in a fresh cache, on the target with every label scrambled and its twin prior removed."""
+    from benchmark.aost.ao import optimise_attributes
+
+    root, source, target, found = skewed
+    rng = np.random.default_rng(1)
+    scrambled_attrs = [{a: int(rng.integers(1, BY_NAME[a].n + 1)) for a in BY_NAME} for _ in target.train]
+    train = [dataclasses.replace(r, pid=int(rng.integers(1, 10**6)), camid=int(rng.integers(0, 9)), attrs=at)
+             for r, at in zip(target.train, scrambled_attrs)]
+    blind = dataclasses.replace(target, train=train, meta={k: v for k, v in target.meta.items() if k != "twin"})
+    for name in ("labels.csv", "twin.toml"):  # nothing on disk to peek at either
+        (root / "sim-redcoats" / name).unlink(missing_ok=True)
+    again = optimise_attributes(source, blind, PROFILE, seed=0, cache_root=tmp_path / "cache")
+    assert again.details["people_cached"] is False  # trained afresh
+    assert again.v_star == found.v_star
+
+
+def test_recovery_summary_shows_ratios_per_method_as_ranges_over_seeds():
+    from benchmark.perf.ao import COLUMNS, summarise
+
+    def run(method, seed, tv_upper, seconds):
+        attrs = {a: {"tv": 0.3, "tv_uniform": 0.6} for a in BY_NAME}
+        attrs["upper_colour"] = {"tv": tv_upper, "tv_uniform": 0.8}
+        attrs["gender"] = {"tv": 0.1, "tv_uniform": 0.0}  # a uniform prior: no ratio for it alone
+        return {"target": "sim-x", "method": method, "seed": seed, "attributes": attrs, "seconds": seconds}
+
+    rows = summarise([run("gatys", 0, 0.8, 10), run("people", 0, 0.2, 30), run("gatys", 1, 0.8, 20),
+                      run("people", 1, 0.4, 50)])
+    assert [(r["target"], r["method"]) for r in rows] == [("sim-x", "gatys"), ("sim-x", "people")]
+    col = [k for k, _ in COLUMNS].index("upper_colour")
+    assert rows[0]["cells"][col] == "1.00" and rows[1]["cells"][col] == "0.25-0.50"
+    assert rows[0]["cells"][[k for k, _ in COLUMNS].index("weather")] == "0.50"
+    assert rows[1]["seconds"] == "40" and rows[1]["last"] and not rows[0]["last"]
