@@ -145,3 +145,16 @@ def test_recovery_summary_shows_ratios_per_method_as_ranges_over_seeds():
     assert rows[0]["cells"][col] == "1.00" and rows[1]["cells"][col] == "0.25-0.50"
     assert rows[0]["cells"][[k for k, _ in COLUMNS].index("weather")] == "0.50"
     assert rows[1]["seconds"] == "40" and rows[1]["last"] and not rows[0]["last"]
+
+
+def test_perf_ao_recovery_refuses_unknown_methods_and_targets_in_one_line(tmp_path):
+    from typer.testing import CliRunner
+
+    from cli.main import app
+
+    runner = CliRunner()
+    res = runner.invoke(app, ["perf", "ao-recovery", "--methods", "gatys,vibes"])
+    assert res.exit_code != 0 and "unknown AO method(s) vibes; expected gatys, people" in " ".join(res.output.split())
+    res = runner.invoke(app, ["perf", "ao-recovery", "--targets", "sim-nope", "--data-root", str(tmp_path)])
+    assert res.exit_code != 0 and "--targets: unknown twin 'sim-nope'" in " ".join(res.output.split())
+    assert "Traceback" not in res.output

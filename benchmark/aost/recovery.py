@@ -87,7 +87,7 @@ def measure_recovery(
 
     with tempfile.TemporaryDirectory(prefix="aost-recovery-") as tmp:
         root = Path(data_root) if data_root is not None else Path(tmp)
-        for name in (SOURCE, target):
+        for name in (target, SOURCE):  # an unknown target fails before the source is generated
             if not (root / name / "twin.toml").is_file():
                 ensure_twin(name, root)
         source_ds, target_ds = load_twin(SOURCE, root), load_twin(target, root)

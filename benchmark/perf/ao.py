@@ -211,11 +211,18 @@ def register(perf_app) -> None:
         bad = [m for m in method_list if m not in AO_METHOD_NAMES]
         if bad:
             raise typer.BadParameter(f"unknown AO method(s) {', '.join(bad)}; expected {', '.join(AO_METHOD_NAMES)}")
-        runs = compare_recovery(names, method_list, seed_list, profile, data_root=data_root, cache=cache, device=device,
-                                on_run=lambda r: console.print(
+        from benchmark.datasets.records import DataError
+        from benchmark.datasets.registry import UnknownDataset
+        from benchmark.synth.spec import SpecError
+
+        try:
+            runs = compare_recovery(names, method_list, seed_list, profile, data_root=data_root, cache=cache,
+                                    device=device, on_run=lambda r: console.print(
                                     f"  {r['target']} {r['method']} seed {r['seed']}: {r['seconds']:.0f} s wall, "
                                     f"{r['cpu_seconds']:.0f} s CPU"
                                     f"{' (features cached)' if r['warm'] else ''}", markup=False))
+        except (SpecError, UnknownDataset, DataError) as exc:  # a target that is neither built in nor under --data-root
+            raise typer.BadParameter(f"--targets: {exc}") from None
         if json_out is not None:
             json_out.write_text(json.dumps(runs, indent=1, default=str))
         if per_attribute:
