@@ -110,6 +110,16 @@ def use(paths: Paths) -> Iterator[Paths]:
         _CURRENT.reset(token)
 
 
+@contextlib.contextmanager
+def scope() -> Iterator[None]:
+    """Whatever is installed inside the block (a command's narrowed Paths) is undone when it ends."""
+    token = _CURRENT.set(_CURRENT.get())
+    try:
+        yield
+    finally:
+        _CURRENT.reset(token)
+
+
 def install(paths: Paths):
     """Make `paths` current until `uninstall(token)` (the CLI: from a command's start to its end)."""
     return _CURRENT.set(paths)

@@ -43,7 +43,7 @@ def enable_debug() -> None:
 
 def narrow_paths(**flags) -> None:
     """A command's own path flags on top of the Paths the root callback resolved, for the rest of the
-    command (the root callback restores the outer value when the command ends)."""
+    command (friendly_errors, around every command, undoes it when the command ends)."""
     from benchmark import paths
 
     paths.install(paths.current().with_flags(**flags))
@@ -59,8 +59,11 @@ def friendly_errors(fn):
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
+        from benchmark import paths
+
         try:
-            return fn(*args, **kwargs)
+            with paths.scope():  # a command's narrowed folders end with it
+                return fn(*args, **kwargs)
         except (typer.Exit, typer.Abort):
             raise
         except KeyboardInterrupt:  # a run said it stopped and how to resume it: no traceback

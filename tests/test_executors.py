@@ -338,6 +338,23 @@ def test_preflight_stops_the_whole_submission_with_the_list(tmp_path):
     assert not list((tmp_path / "runs").glob("2*"))
 
 
+def _gone_within(pid: int, seconds: float) -> bool:
+    """The process has exited (and is no zombie of ours) before the deadline."""
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        try:  # a zombie still answers kill(0); its /proc state says it has finished
+            if Path(f"/proc/{pid}/stat").read_text().split(") ")[1].startswith("Z"):
+                return True
+        except (OSError, IndexError):
+            return True
+        time.sleep(0.2)
+    return False
+
+
 def test_grid_cancel_stops_the_running_jobs(tmp_path, long_data):
     db = tmp_path / "c.duckdb"
     head = _start_head(tmp_path, long_data, db)
@@ -352,8 +369,7 @@ def test_grid_cancel_stops_the_running_jobs(tmp_path, long_data):
     assert res.exit_code == 0 and "1 job(s) cancelled" in res.output, res.output
     out, _ = head.communicate(timeout=300)
     assert head.returncode == 1 and "cancelled" in out, out
-    with pytest.raises(ProcessLookupError):
-        os.kill(worker, 0)
+    assert _gone_within(worker, 60), f"worker {worker} still alive after cancel"  # it may still be saving its state
     cells = [json.loads(x) for x in runner.invoke(app, ["grid", "status", "--db", str(db), "--json"]).output.splitlines()
              if x.startswith("{")]
     assert [c["state"] for c in cells] == ["cancelled"], cells

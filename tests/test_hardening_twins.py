@@ -76,4 +76,5 @@ def test_folders_of_a_killed_make_are_cleared_by_the_next(tmp_path):
         (root / f".sim-mycity.{kind}-{pid}").mkdir()
     (root / ".sim-other.tmp-1").mkdir()  # another twin's: not this make's business
     make_twin(_spec(tmp_path, "sim-mycity"), root, scale="tiny")
-    assert sorted(p.name for p in root.iterdir()) == [".sim-other.tmp-1", "sim-mycity"]
+    # (a user twin is also registered by name in the data root's user_datasets.toml)
+    assert sorted(p.name for p in root.iterdir()) == [".sim-other.tmp-1", "sim-mycity", "user_datasets.toml"]

@@ -53,6 +53,9 @@ _ALLOWED = {
     "benchmark/reid/distributed.py",  # torchrun's WORLD_SIZE / LOCAL_RANK protocol
     "benchmark/aost/quiet_pyswarms.py",  # pyswarms' logging switch, set and restored
     "benchmark/store/db.py",  # AOSTBENCH_DB_TIMEOUT: how long to wait, not where
+    "benchmark/executors/job.py",  # a grid job sets its thread variables (OMP/MKL), not paths
+    "benchmark/perf/grid.py",  # writes AOSTBENCH_CACHE for the jobs it starts (each side its own cache)
+    "benchmark/perf/gpu.py",  # writes AOSTBENCH_CACHE so the GPU check never fills the user's cache
     "benchmark/faults.py",  # the tests' crash points (AOSTBENCH_TEST_CRASH_AT), never a path
 }
 
