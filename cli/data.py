@@ -163,7 +163,7 @@ def make_cmd(
         task = bar.add_task(f"making {key}", total=None)
         result = make_twin(key, out_root, progress=_Progress(bar, task), **kwargs)
     name = Path(result).name if isinstance(result, (str, Path)) else key  # a .toml's twin: its own name
-    console.print(f"wrote {name} ({scale}) under {out_root}" + (f": {result}" if result is not None else ""),
+    console.print(term(f"wrote {name} ({scale}) under {out_root}" + (f": {result}" if result is not None else "")),
                   highlight=False, markup=False)
 
 
@@ -180,7 +180,7 @@ def preview_cmd(
     from benchmark.synth import preview_sheet
 
     result = preview_sheet(key, _root(root), out)
-    console.print(f"wrote {result if isinstance(result, (str, Path)) else out}")
+    console.print(term(f"wrote {result if isinstance(result, (str, Path)) else out}"), highlight=False)
 
 
 @data_app.command("add")
@@ -203,9 +203,9 @@ def add_cmd(
         d, report = add_dataset(name, path, fmt, root, update=update, deep=deep)
     except UserDataError as exc:
         if getattr(exc, "report", None) is not None:
-            err_console.print(exc.report.to_text(), highlight=False, markup=False, soft_wrap=True)
+            err_console.print(term(exc.report.to_text(), keep="\n"), highlight=False, soft_wrap=True)
         raise
-    console.print(report.to_text(), highlight=False, markup=False, soft_wrap=True)
+    console.print(term(report.to_text(), keep="\n"), highlight=False, soft_wrap=True)
     use = (f"--target {d.name}" if d.kind == "unlabeled" else f"--test {d.name}")
     console.print(f"registered {d.name} ({d.kind}, {d.format}, fingerprint {d.fingerprint}) in "
                   f"{root / 'user_datasets.toml'}; e.g. aostbench run --train sim-finegpr+ao {use}"

@@ -6,6 +6,7 @@ from typing import List, Optional
 
 import typer
 
+from benchmark.text_safety import for_terminal as term
 from cli.common import console, err_console, fail, friendly_errors
 
 weights_app = typer.Typer(
@@ -23,7 +24,7 @@ def list_cmd(
     all_files: bool = typer.Option(False, "--all", help="Also the backbones no built-in profile names."),
 ) -> None:
     """Each weights file the profiles use: where it is looked for, present or not, checksum status."""
-    from rich.markup import escape
+
     from rich.table import Table
 
     from benchmark import weights as W
@@ -35,12 +36,12 @@ def list_cmd(
         for wf, why in W.needed_by(prof):
             used.setdefault(wf.name, []).append(f"{prof.name}: {why}")
     names = list(W.KNOWN) if all_files else [n for n in W.KNOWN if n in used]
-    console.print("looked for in: " + escape(", then ".join(str(d) for d in weights_dirs())), highlight=False)
+    console.print("looked for in: " + term(", then ".join(str(d) for d in weights_dirs())), highlight=False)
     table = Table("name", "file", "used by", "present", "checksum", "path")
     for n in names:
         st = W.status(W.KNOWN[n])
-        table.add_row(n, st["file"], escape("; ".join(used.get(n, ["(no built-in profile)"]))),
-                      "yes" if st["present"] else "no", st["checksum"], escape(st["path"] or "-"))
+        table.add_row(n, st["file"], term("; ".join(used.get(n, ["(no built-in profile)"]))),
+                      "yes" if st["present"] else "no", st["checksum"], term(st["path"] or "-"))
     console.print(table)
     missing = [n for n in names if not W.status(W.KNOWN[n])["present"]]
     if missing:
@@ -59,7 +60,7 @@ def fetch_cmd(
     force: bool = typer.Option(False, "--force", help="Download again even if a verified file is present."),
 ) -> None:
     """Download weights from their official URLs, resume partial downloads, verify the SHA-256 prefix."""
-    from rich.markup import escape
+
 
     from benchmark import weights as W
     from benchmark.paths import weights_dirs
@@ -81,16 +82,16 @@ def fetch_cmd(
     for wf in wanted:
         existing = target / wf.filename
         if existing.is_file() and not force and W.checksum_status(wf.filename, W.sha256_of(existing)) != "mismatch":
-            console.print(f"{wf.filename}: already in {target}", highlight=False)
+            console.print(term(f"{wf.filename}: already in {target}"), highlight=False)
             continue
         try:
             path = W.fetch(wf, target, base_url=base_url)
         except (OSError, ValueError) as exc:
             failed += 1
-            err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
+            err_console.print(f"[bold red]error:[/] {term(str(exc))}", highlight=False, soft_wrap=True)
             continue
         state = W.checksum_status(wf.filename, W.sha256_of(path))
-        console.print(f"{wf.filename}: saved to {path} (checksum {state})", highlight=False)
+        console.print(term(f"{wf.filename}: saved to {path} (checksum {state})"), highlight=False)
     if failed:
         raise typer.Exit(1)
 
