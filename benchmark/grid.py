@@ -109,12 +109,14 @@ def cell_request(cell: Cell, **kwargs):
 
 
 def cell_key(cell: Cell, *, data_root: str | None = None, db: str | None = None,
-             datasets: dict | None = None) -> str | None:
-    """The run key the cell's run would get; None when its data cannot be read (the run then says why)."""
+             datasets: dict | None = None, sizes: dict | None = None) -> str | None:
+    """The run key the cell's run would get; None when its data cannot be read (the run then says why).
+
+    `datasets` and `sizes` are benchmark.pipeline.plan_key's caches, shared across cells."""
     from benchmark.pipeline import plan_key
 
     try:
-        return plan_key(cell_request(cell, data_root=data_root, db=db), datasets).key
+        return plan_key(cell_request(cell, data_root=data_root, db=db), datasets, sizes).key
     except Exception:  # noqa: BLE001 - missing data is reported by the run itself, with instructions
         return None
 

@@ -71,11 +71,13 @@ def key_of(req: RunRequest, spec: TrainSpec, profile: Profile, target: str, fing
                    fingerprints=fingerprints, source=spec.base)
 
 
-def plan_key(req: RunRequest, datasets: dict | None = None) -> RunKey:
+def plan_key(req: RunRequest, datasets: dict | None = None, sizes: dict | None = None) -> RunKey:
     """The key a request's run would get, without running it (the grid skips and resumes by it).
 
-    `datasets` caches loaded datasets and fingerprints by key across calls."""
+    `datasets` caches fingerprints by key across calls; `sizes` (filled alongside) the training images of
+    each dataset loaded (the grid's ETA)."""
     cache = datasets if datasets is not None else {}
+    sizes = sizes if sizes is not None else {}
     profile = resolve_profile(req)
     data_root = paths.data_root(req.data_root).resolve()
     spec = parse_spec(req.train, dataset=lambda name: canonical_key(name, data_root))  # user datasets too
@@ -85,6 +87,7 @@ def plan_key(req: RunRequest, datasets: dict | None = None) -> RunKey:
         if key not in cache:
             ds = load()
             cache[key] = ds.meta.get("fingerprint") or fingerprint(ds)
+            sizes[key] = len(ds.train)
         return cache[key]
 
     fps = {spec.base: fp(spec.base, lambda: load_source(spec, data_root, req.db))}

@@ -19,6 +19,7 @@ from typing import Callable
 from benchmark import paths
 from benchmark.store.owner import Owner, process_start
 
+from .eta import GridEta, cell_work, training_fraction
 from .job import CellJob, run_cell_job
 from .options import ExecutorError, ExecutorOptions, make_executor
 from .preflight import PreflightError, check_cells
@@ -157,6 +158,17 @@ def gather(rec: JobRecord, table: JobTable, runs: Path, db, log: Callable[[str],
     return problems
 
 
+def source_size(cell, root: Path, sizes: dict) -> int | None:
+    """Training images of the cell's source, as plan_key loaded it (None when it could not be read)."""
+    from benchmark.datasets import canonical_key
+    from benchmark.specs import parse_spec
+
+    try:
+        return sizes.get(parse_spec(cell.spec, dataset=lambda name: canonical_key(name, root)).base)
+    except Exception:  # noqa: BLE001 - an unreadable spec is reported by preflight; the ETA just lacks it
+        return None
+
+
 def _submitted(rec: JobRecord, job, kind: str) -> None:
     rec.job_id = str(job.job_id)
     rec.folder = str(Path(job.paths.folder).parent / "%j")
@@ -185,7 +197,8 @@ def run_cells(cells, opts: ExecutorOptions, *, data_root=None, db=None, runs_dir
     table = JobTable(runs)
     report = GridReport(planned=list(cells))
     fingerprints: dict = {}  # datasets fingerprinted once for every cell's run key
-    keys = [cell_key(c, data_root=str(root), db=db, datasets=fingerprints) for c in cells]
+    sizes: dict = {}  # and their training images (the ETA's work per cell)
+    keys = [cell_key(c, data_root=str(root), db=db, datasets=fingerprints, sizes=sizes) for c in cells]
     by_id = {cell_id(c, k): c for c, k in zip(cells, keys)}
     key_of = dict(zip(by_id, keys))
     with table.head_lock():
@@ -243,6 +256,8 @@ def run_cells(cells, opts: ExecutorOptions, *, data_root=None, db=None, runs_dir
                 log(f"    submitted Slurm job {rec.job_id}: {rec.label} (log {rec.stdout})")
             queue = []
         slots = opts.local_jobs()
+        eta = GridEta(slots, {cid: cell_work(by_id[cid], source_size(by_id[cid], root, sizes))
+                              for cid in [*active, *(r.cell_id for r in queue)]})
         while queue or active:
             while queue and len(active) < slots:
                 rec = queue.pop(0)
@@ -256,6 +271,7 @@ def run_cells(cells, opts: ExecutorOptions, *, data_root=None, db=None, runs_dir
                 if rec.state not in DONE_STATES:
                     continue
                 del active[cid]
+                eta.finish(cid, rec.elapsed() if rec.state == "completed" else None)
                 gather(rec, table, runs, db, log)
                 cell = by_id[cid]
                 if rec.state == "completed":
@@ -264,6 +280,11 @@ def run_cells(cells, opts: ExecutorOptions, *, data_root=None, db=None, runs_dir
                 else:
                     report.failed.append((cell, f"{rec.state}: {rec.reason}"))
                     log(f"    {rec.state}: {cell.label}: {rec.reason} (log {rec.stderr})")
+            if opts.kind == "local" and (queue or active):  # Slurm's queue waits make an ETA meaningless
+                line = eta.line({cid: ((rec.elapsed() or 0.0), training_fraction(runs / rec.run_id / "run.log"))
+                                 for cid, rec in active.items()})
+                if line:
+                    log(line)
             if queue or active:  # Slurm: submitit's watcher spaces its sacct calls out on its own
                 time.sleep(opts.poll_s if opts.kind == "local" else max(opts.poll_s, 5.0))
     return report
