@@ -168,17 +168,22 @@ def needed_datasets(cells: list[Cell]) -> list[str]:
     return keys
 
 
-def ensure_twins(keys: list[str], data_root: Path, log: Callable[[str], None] = print, scale: str = "demo") -> None:
-    """Generate the procedural twins among `keys` that are not on disk yet."""
+def ensure_twins(keys: list[str], data_root: Path, log: Callable[[str], None] = print, scale: str = "demo",
+                 workers: int | None = None) -> None:
+    """Generate the procedural twins among `keys` that are not on disk yet, rendering on every core
+    (the bytes do not depend on `workers`)."""
+    import os
+
     from benchmark.synth import make_twin
 
+    workers = workers or max(1, min(4, os.cpu_count() or 1))
     for k in keys:
         if builtin_kind(k) != "procedural":  # your twins are made from your .toml (data make), not here
             continue
         if (data_root / k / "twin.toml").is_file():
             continue
         log(f"making {k} ({scale}) under {data_root}")
-        make_twin(k, data_root, scale=scale)
+        make_twin(k, data_root, scale=scale, workers=workers)
 
 
 def submission_cells(cells: list[Cell], *, db: str | None, profile: str, seeds: int,

@@ -59,6 +59,27 @@ def test_label_shift_inverts_a_known_confusion():
     assert p.sum() == pytest.approx(1.0) and (p >= 0).all() and p[2] == 0.0
 
 
+def test_viewpoint_shrinks_to_the_quadrant_estimate_not_to_uniform():
+    """A classifier that mixes neighbouring sectors (as the real one does) but keeps quadrants apart:
+    where the sector system cannot tell, the estimate stays in the right quadrant."""
+    from benchmark.aost.people import QUADRANTS, VIEW_SECTORS, label_shift, viewpoint_shift
+
+    assert (QUADRANTS.sum(1) == 1).all() and (QUADRANTS.sum(0) == VIEW_SECTORS // 4).all()
+    front = QUADRANTS[:, 0].astype(bool)  # sector 9 (0 deg) and its neighbours
+    assert front[9] and front[8] and front[10] and not front[3]
+    c = np.zeros((VIEW_SECTORS, VIEW_SECTORS))
+    for y in range(VIEW_SECTORS):  # true sector y: predicted evenly over its quadrant
+        c[:, y] = QUADRANTS @ QUADRANTS[y] / 3
+    c = 0.8 * c + 0.2 / VIEW_SECTORS
+    q_true = np.zeros(VIEW_SECTORS)
+    q_true[9] = 1.0
+    pull = 0.3  # a noisy camera: a strong pull (benchmark.aost.people.pull)
+    shrunk = viewpoint_shift(c, c @ q_true, pull)
+    plain = label_shift(c, c @ q_true, pull)
+    assert shrunk[front].sum() > 0.9  # the front quadrant
+    assert shrunk[front].sum() > plain[front].sum() + 0.1  # uniform's pull leaks it to the other quadrants
+
+
 def test_viewpoint_sectors_and_their_mirror():
     from benchmark.aost.people import MIRROR, VIEW_SECTORS, classes_of, expand
 
