@@ -130,6 +130,7 @@ def test_people_recovers_a_skewed_clothing_colour_better_than_uniform(skewed):
         assert found.details["people"][a]["used"], f"{a}: the classifier was not trusted ({found.details['people'][a]})"
         assert tv < 0.7 * tv_uniform, f"{a}: TV {tv:.3f} vs uniform's {tv_uniform:.3f}"
     assert found.details["method"] == "people"
+    assert "calibration_accuracy" in found.details["people_heading"]  # the heading classifier ran and was calibrated
     assert set(found.v_star) >= {"weather", "illumination", "scene", "viewpoint"}
 
 
@@ -179,3 +180,17 @@ def test_perf_ao_recovery_refuses_unknown_methods_and_targets_in_one_line(tmp_pa
     res = runner.invoke(app, ["perf", "ao-recovery", "--targets", "sim-nope", "--data-root", str(tmp_path)])
     assert res.exit_code != 0 and "--targets: unknown twin 'sim-nope'" in " ".join(res.output.split())
     assert "Traceback" not in res.output
+
+
+def test_heading_quadrants_agree_with_the_sectors_and_mirror():
+    from benchmark.aost.heading import MIRROR_QUADRANT, quadrant_of
+    from benchmark.aost.people import MIRROR, QUADRANTS, classes_of
+
+    codes = np.arange(1, 37)
+    quads = quadrant_of(codes)
+    assert (quads == QUADRANTS[classes_of("viewpoint", codes)].argmax(1)).all()  # one notion of a quadrant
+    assert quadrant_of(np.array([28]))[0] == 0 and quadrant_of(np.array([10]))[0] == 2  # 0 deg front, 180 back
+    mirrored = (((360 - (90 + 10 * (codes - 1))) % 360 - 90) % 360) // 10 + 1  # heading a -> -a
+    assert (quadrant_of(mirrored) == MIRROR_QUADRANT.numpy()[quads]).all()
+    sectors = classes_of("viewpoint", codes)
+    assert (QUADRANTS[MIRROR.numpy()[sectors]].argmax(1) == MIRROR_QUADRANT.numpy()[quads]).all()

@@ -64,7 +64,7 @@ VIEW_SECTORS = 12  # viewpoint is estimated per 30-degree sector (36 classes mak
 SHARED_CAMERAS = 4  # one-camera passes over the calibration images: how far a camera alone moves mu
 SIGNAL = 0.1  # the expected |q - uniform|^2 of a target that departs from uniform
 MIN_PULL = 1e-3
-CODE_VERSION = 6  # bump when training or calibration changes (the cache key)
+CODE_VERSION = 7  # bump when training or calibration changes (the cache key); 7: the heading classifier
 
 
 # --- images --------------------------------------------------------------------------------
@@ -338,14 +338,16 @@ def _quadrants() -> np.ndarray:
 QUADRANTS = _quadrants()
 
 
-def viewpoint_shift(c: np.ndarray, mu: np.ndarray, pull: float) -> np.ndarray:
-    """The sector distribution, pulled towards the quadrant estimate rather than towards uniform.
+def viewpoint_shift(c: np.ndarray, mu: np.ndarray, pull: float, coarse: np.ndarray | None = None) -> np.ndarray:
+    """The sector distribution, pulled towards a quadrant estimate rather than towards uniform.
 
     Four quadrants make a better-conditioned system than twelve sectors (the classifier mixes
     neighbouring sectors far more than front with back), so their estimate is the prior the sectors
-    shrink to where the fine system cannot tell (measured on the recovery targets: PERFORMANCE.md)."""
+    shrink to where the fine system cannot tell (measured on the recovery targets: PERFORMANCE.md).
+    `coarse`: the quadrant distribution from the heading classifier; else solved from the sectors' C."""
     size = QUADRANTS.sum(0)
-    coarse = label_shift(QUADRANTS.T @ c @ QUADRANTS / size, QUADRANTS.T @ mu, pull)
+    if coarse is None:
+        coarse = label_shift(QUADRANTS.T @ c @ QUADRANTS / size, QUADRANTS.T @ mu, pull)
     return label_shift(c, mu, pull, toward=QUADRANTS @ (coarse / size))
 
 
@@ -394,6 +396,7 @@ def estimate_people(source: Dataset, target: Dataset, profile, *, seed: int = 0,
                     cache_root=None, device: str = "cpu") -> tuple[dict[str, list[float]], dict, dict[str, float]]:
     """Per person attribute, the target's distribution by BBSE: (estimates, details, costs in seconds)."""
     from benchmark.aost import distances as dist
+    from benchmark.aost import heading
     from benchmark.aost.probe import is_rendered_source, render_settings, searchable_attributes
     from benchmark.datasets import fingerprint
 
@@ -403,7 +406,8 @@ def estimate_people(source: Dataset, target: Dataset, profile, *, seed: int = 0,
     n = max(40, TRAIN_PER_PROBE * profile.ao_probe)
     parts = {"what": "people-classifier", "version": CODE_VERSION, "source": source.key,
              "fingerprint": fingerprint(source), "n": n, "seed": seed, "attributes": list(attributes),
-             "input": list(INPUT), "epochs": EPOCHS, "widths": list(WIDTHS), "device": device}
+             "input": list(INPUT), "epochs": EPOCHS, "widths": list(WIDTHS), "device": device,
+             "heading": {"widths": list(heading.WIDTHS), "epochs": heading.EPOCHS} if "viewpoint" in attributes else None}
     if is_rendered_source(source):
         from benchmark.synth import ENGINE_VERSION
 
@@ -434,6 +438,20 @@ def estimate_people(source: Dataset, target: Dataset, profile, *, seed: int = 0,
             mus = np.stack([sh[j].mean(0) for sh in shared])
             out[f"noise:{a}"] = np.asarray(float(((mus - mus.mean(0)) ** 2).sum(1).mean()))
         timings["people_calibration_seconds"] = time.perf_counter() - t
+        if "viewpoint" in attributes:
+            t = time.perf_counter()
+            vp = codes[:, attributes.index("viewpoint")]
+            hnet = heading.train_heading(images[tr], vp[tr], seed, device=device)
+            gen = torch.Generator().manual_seed(seed + 3)
+            hp = heading.predict_heading(hnet, random_camera(images[cal], gen), device=device)
+            hmus = np.stack([heading.predict_heading(hnet, random_camera(images[cal], gen, shared=True),
+                                                     device=device).mean(0) for _ in range(SHARED_CAMERAS)])
+            quads = heading.quadrant_of(vp[cal])
+            out.update({f"h:{k}": v.detach().numpy() for k, v in hnet.state_dict().items()})
+            out["C:heading"] = confusion(hp, quads + 1, len(heading.QUADRANT_NAMES))
+            out["acc:heading"] = np.asarray(float((hp.argmax(1) == quads).mean()))
+            out["noise:heading"] = np.asarray(float(((hmus - hmus.mean(0)) ** 2).sum(1).mean()))
+            timings["people_heading_seconds"] = time.perf_counter() - t
         return out
 
     t0 = time.perf_counter()
@@ -443,7 +461,19 @@ def estimate_people(source: Dataset, target: Dataset, profile, *, seed: int = 0,
 
     t0 = time.perf_counter()
     timgs = target_images(target, TARGET_PER_TARGET_IMAGE * profile.ao_target_images, seed)
-    probs = predict(net, plain(_read(timgs)), device=device)
+    x = plain(_read(timgs))
+    probs = predict(net, x, device=device)
+    coarse, heading_details = None, {}
+    if "C:heading" in arrays:  # the heading classifier's quadrant estimate: the prior of viewpoint's sectors
+        hnet = heading.HeadingNet()
+        hnet.load_state_dict({k[2:]: torch.from_numpy(np.array(v)) for k, v in arrays.items() if k.startswith("h:")})
+        hc = np.asarray(arrays["C:heading"], dtype=np.float64)
+        hlam = pull(float(arrays["noise:heading"]), len(timgs))
+        if separation(hc) >= SEPARATION:  # else the sectors' own quadrants (viewpoint_shift) decide
+            coarse = label_shift(hc, heading.predict_heading(hnet.eval(), x, device=device).mean(0), hlam)
+        heading_details = {"calibration_accuracy": float(arrays["acc:heading"]), "separation": separation(hc),
+                           "pull": hlam, "used": coarse is not None,
+                           "quadrants": dict(zip(heading.QUADRANT_NAMES, map(float, coarse))) if coarse is not None else None}
     costs["people_target"] = time.perf_counter() - t0
     estimates, per_attr = {}, {}
     for j, a in enumerate(attributes):
@@ -453,10 +483,11 @@ def estimate_people(source: Dataset, target: Dataset, profile, *, seed: int = 0,
         sep = separation(c)
         if sep >= SEPARATION:
             mu = probs[j].mean(0)
-            q = viewpoint_shift(c, mu, lam) if a == "viewpoint" else label_shift(c, mu, lam)
+            q = viewpoint_shift(c, mu, lam, coarse) if a == "viewpoint" else label_shift(c, mu, lam)
             estimates[a] = [float(x) for x in expand(a, q)]
         per_attr[a] = {"calibration_accuracy": acc, "chance": chance, "separation": sep, "pull": lam,
                        "used": sep >= SEPARATION}
     details = {"people_attributes": list(attributes), "people_target_images": len(timgs),
-               "people_source_images": n, "people_cached": cached, "people": per_attr, **timings}
+               "people_source_images": n, "people_cached": cached, "people": per_attr,
+               "people_heading": heading_details, **timings}
     return estimates, details, costs
