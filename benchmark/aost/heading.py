@@ -49,7 +49,7 @@ class HeadingNet(nn.Module):
 
 def train_heading(images: torch.Tensor, codes: np.ndarray, seed: int, device: str = "cpu") -> HeadingNet:
     """Fit HeadingNet on uint8 images and their 1-based viewpoint codes, a random camera per image."""
-    from benchmark.aost.people import random_camera
+    from benchmark.aost.people import camera_batches, descend
 
     torch.manual_seed(seed + 11)
     gen = torch.Generator().manual_seed(seed + 12)
@@ -59,22 +59,9 @@ def train_heading(images: torch.Tensor, codes: np.ndarray, seed: int, device: st
     per_epoch = max(1, -(-len(images) // BATCH))
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=LR, total_steps=EPOCHS * per_epoch, pct_start=0.2)
     net.train()
-    for _ in range(EPOCHS):
-        order = torch.randperm(len(images), generator=gen)
-        for i in range(0, len(order), BATCH):
-            idx = order[i : i + BATCH]
-            if len(idx) < 2:
-                sched.step()
-                continue  # batch norm needs two
-            x = random_camera(images[idx], gen)
-            flip = torch.rand(len(idx), generator=gen) < 0.5
-            x = torch.where(flip.view(-1, 1, 1, 1), x.flip(3), x)
-            y = torch.where(flip, MIRROR_QUADRANT[labels[idx]], labels[idx])
-            loss = F.cross_entropy(net(x.to(device)), y.to(device))
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            sched.step()
+    for idx, x, flip in camera_batches(images, EPOCHS, BATCH, gen):
+        y = torch.where(flip, MIRROR_QUADRANT[labels[idx]], labels[idx])
+        descend(opt, sched, F.cross_entropy(net(x.to(device)), y.to(device)))
     return net.cpu().eval()
 
 

@@ -237,6 +237,28 @@ def separation(c: np.ndarray) -> float:
     return float(np.mean([0.5 * np.abs(c[:, i] - c[:, j]).sum() for i in range(n) for j in range(i + 1, n)]))
 
 
+def camera_batches(images: torch.Tensor, epochs: int, batch: int, gen: torch.Generator):
+    """Training batches of uint8 images: a new order each epoch, a random camera per image, half of them
+    mirrored. Yields (indices, normalised images, mirrored mask); a batch of one is skipped (batch norm)."""
+    for _ in range(epochs):
+        order = torch.randperm(len(images), generator=gen)
+        for i in range(0, len(order), batch):
+            idx = order[i : i + batch]
+            if len(idx) < 2:
+                continue
+            x = random_camera(images[idx], gen)
+            flip = torch.rand(len(idx), generator=gen) < 0.5
+            yield idx, torch.where(flip.view(-1, 1, 1, 1), x.flip(3), x), flip
+
+
+def descend(opt: torch.optim.Optimizer, sched, loss: torch.Tensor) -> None:
+    """One optimiser step and one step of its schedule."""
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+    sched.step()
+
+
 def train_classifier(images: torch.Tensor, codes: np.ndarray, attributes: Sequence[str], seed: int,
                      epochs: int = EPOCHS, device: str = "cpu") -> PartNet:
     """Fit PartNet on uint8 images with 1-based codes [n, len(attributes)], a random camera per batch."""
@@ -250,26 +272,15 @@ def train_classifier(images: torch.Tensor, codes: np.ndarray, attributes: Sequen
     steps = epochs * per_epoch
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=LR, total_steps=steps, pct_start=0.2)
     net.train()
-    for _ in range(epochs):
-        order = torch.randperm(len(images), generator=gen)
-        for i in range(0, len(order), BATCH):
-            idx = order[i : i + BATCH]
-            if len(idx) < 2:
-                continue  # batch norm needs two
-            x = random_camera(images[idx], gen)
-            flip = torch.rand(len(idx), generator=gen) < 0.5  # a mirrored person is seen at the mirrored heading
-            x = torch.where(flip.view(-1, 1, 1, 1), x.flip(3), x)
-            out = net(x.to(device))
-            loss = 0.0
-            for a, o, y in zip(attributes, out, labels):
-                yy = y[idx]
-                if a == "viewpoint":
-                    yy = torch.where(flip, MIRROR[yy], yy)
-                loss = loss + F.cross_entropy(o, yy.to(device))
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            sched.step()
+    for idx, x, flip in camera_batches(images, epochs, BATCH, gen):
+        out = net(x.to(device))
+        loss = 0.0
+        for a, o, y in zip(attributes, out, labels):
+            yy = y[idx]
+            if a == "viewpoint":  # a mirrored person is seen at the mirrored heading
+                yy = torch.where(flip, MIRROR[yy], yy)
+            loss = loss + F.cross_entropy(o, yy.to(device))
+        descend(opt, sched, loss)
     return net.cpu().eval()
 
 
