@@ -5,7 +5,7 @@ quadrants apart poorly (its 4x4 confusion has 0.31-0.34 on the diagonal). A
 small conv net of its own, trained on the same rendered source images, the
 same random cameras and mirrored images with the mirrored quadrant, learns
 the cues a heading leaves at 64x32 (the body's width, face or hair, the lean)
-and reaches 0.65 calibration accuracy on the quadrants (PERFORMANCE.md). Its
+and reaches 0.67 calibration accuracy on the quadrants (PERFORMANCE.md). Its
 BBSE estimate is the coarse prior the twelve viewpoint sectors shrink to.
 """
 from __future__ import annotations

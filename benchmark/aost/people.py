@@ -380,6 +380,11 @@ def expand(attr: str, q: np.ndarray) -> np.ndarray:
     return 0.25 * np.roll(step, 1) + 0.5 * step + 0.25 * np.roll(step, -1)
 
 
+def camera_noise(mus: np.ndarray) -> np.ndarray:
+    """How far one camera alone moves the mean prediction: mean |mu_camera - mean mu|^2 over the cameras."""
+    return np.asarray(float(((mus - mus.mean(0)) ** 2).sum(1).mean()))
+
+
 def pull(noise: float, n_target: int) -> float:
     """lambda = (noise of mu) / (expected signal): a camera's own shift of mu, plus the target sample's."""
     return max(MIN_PULL, (noise + 1.0 / max(n_target, 1)) / SIGNAL)
@@ -446,8 +451,7 @@ def estimate_people(source: Dataset, target: Dataset, profile, *, seed: int = 0,
             labels = classes_of(a, codes[cal, j])
             out[f"C:{a}"] = confusion(probs[j], labels + 1, n_classes(a))
             out[f"acc:{a}"] = np.asarray(float((probs[j].argmax(1) == labels).mean()))
-            mus = np.stack([sh[j].mean(0) for sh in shared])
-            out[f"noise:{a}"] = np.asarray(float(((mus - mus.mean(0)) ** 2).sum(1).mean()))
+            out[f"noise:{a}"] = camera_noise(np.stack([sh[j].mean(0) for sh in shared]))
         timings["people_calibration_seconds"] = time.perf_counter() - t
         if "viewpoint" in attributes:
             t = time.perf_counter()
@@ -461,7 +465,7 @@ def estimate_people(source: Dataset, target: Dataset, profile, *, seed: int = 0,
             out.update({f"h:{k}": v.detach().numpy() for k, v in hnet.state_dict().items()})
             out["C:heading"] = confusion(hp, quads + 1, len(heading.QUADRANT_NAMES))
             out["acc:heading"] = np.asarray(float((hp.argmax(1) == quads).mean()))
-            out["noise:heading"] = np.asarray(float(((hmus - hmus.mean(0)) ** 2).sum(1).mean()))
+            out["noise:heading"] = camera_noise(hmus)
             timings["people_heading_seconds"] = time.perf_counter() - t
         return out
 
@@ -480,9 +484,10 @@ def estimate_people(source: Dataset, target: Dataset, profile, *, seed: int = 0,
         hnet.load_state_dict({k[2:]: torch.from_numpy(np.array(v)) for k, v in arrays.items() if k.startswith("h:")})
         hc = np.asarray(arrays["C:heading"], dtype=np.float64)
         hlam = pull(float(arrays["noise:heading"]), len(timgs))
-        if separation(hc) >= SEPARATION:  # else the sectors' own quadrants (viewpoint_shift) decide
+        hsep = separation(hc)
+        if hsep >= SEPARATION:  # else the sectors' own quadrants (viewpoint_shift) decide
             coarse = label_shift(hc, heading.predict_heading(hnet.eval(), x, device=device).mean(0), hlam)
-        heading_details = {"calibration_accuracy": float(arrays["acc:heading"]), "separation": separation(hc),
+        heading_details = {"calibration_accuracy": float(arrays["acc:heading"]), "separation": hsep,
                            "pull": hlam, "used": coarse is not None,
                            "quadrants": dict(zip(heading.QUADRANT_NAMES, map(float, coarse))) if coarse is not None else None}
     costs["people_target"] = time.perf_counter() - t0

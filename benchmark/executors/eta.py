@@ -28,7 +28,7 @@ def cell_work(cell, train_images: int | None) -> float | None:
         return None
     profile = load_profile(cell.profile, dict(cell.overrides))
     n = train_images
-    if parse_spec(cell.spec).stages:  # +random / +ao select a budget of images from the source
+    if parse_spec(cell.spec).uses_budget:  # +random / +ao select a budget of images from the source
         n = min(n, cell.budget or profile.ao_budget)
     return float(n * profile.epochs)
 
