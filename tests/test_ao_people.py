@@ -194,3 +194,37 @@ def test_heading_quadrants_agree_with_the_sectors_and_mirror():
     assert (quadrant_of(mirrored) == MIRROR_QUADRANT.numpy()[quads]).all()
     sectors = classes_of("viewpoint", codes)
     assert (QUADRANTS[MIRROR.numpy()[sectors]].argmax(1) == MIRROR_QUADRANT.numpy()[quads]).all()
+
+
+def test_the_confusion_is_taken_under_the_targets_environment():
+    """A classifier that tells front from back by day and swaps them at night: weighted to a night target's
+    illumination, BBSE finds the night target's backs; over the source's balanced light it cannot."""
+    from benchmark.aost.people import confusion, effective_size, environment_weights, label_shift
+
+    day = np.eye(4) * 0.7 + 0.075
+    night = np.array([[0.2, 0.1, 0.6, 0.1], [0.1, 0.7, 0.1, 0.1], [0.6, 0.1, 0.2, 0.1], [0.1, 0.1, 0.1, 0.7]])
+    rng = np.random.default_rng(0)
+    labels = rng.integers(1, 5, 1400)
+    light = np.resize(np.arange(1, 8), 1400)  # 7 illuminations, balanced; 5-7 are dark
+    probs = np.where((light >= 5)[:, None], night.T[labels - 1], day.T[labels - 1])
+    truth = np.array([0.05, 0.05, 0.85, 0.05])  # seen from behind, at night
+    mu = night @ truth
+    dark = {"illumination": [0, 0, 0, 0, 0.5, 0.5, 0], "weather": [1 / 7] * 7}
+    w = environment_weights({"illumination": light, "weather": np.resize(np.arange(1, 8), 1400)}, dark)
+    assert w is not None and w[light < 5].max() == 0 and abs(w.mean() - 1) < 1e-9
+    assert 380 < effective_size(w, 1400) < 420  # two of seven illuminations
+    weighted = label_shift(confusion(probs, labels, 4, w), mu, 1e-3)
+    balanced = label_shift(confusion(probs, labels, 4), mu, 1e-3)
+    assert total_variation(weighted, truth) < 0.02
+    assert total_variation(balanced, truth) > 0.3
+    assert environment_weights({"illumination": light}, None) is None
+
+
+def test_the_random_cameras_resolution_loss_covers_its_range():
+    import torch
+
+    from benchmark.aost.people import resolution_factor
+
+    gen = torch.Generator().manual_seed(0)
+    f = [resolution_factor(gen) for _ in range(200)]
+    assert min(f) < 0.5 and max(f) > 0.95  # not one typical factor (a median over the batch was ~0.72)

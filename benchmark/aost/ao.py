@@ -119,11 +119,12 @@ def optimise_attributes(
     found.details["method"] = method
     if method == "gatys":
         return found
-    from benchmark.aost.people import estimate_people
+    from benchmark.aost.people import ENV_FROM_GATYS, estimate_people
 
     # people: the environment as gatys found it, the person attributes from classifiers + label shift
+    environment = {a: found.v_star[a] for a in ENV_FROM_GATYS if a in found.v_star}
     people, details, costs = estimate_people(source, target, profile, seed=seed, target_images=target_images,
-                                             cache_root=cache_root, device=device)
+                                             environment=environment, cache_root=cache_root, device=device)
     v_star = {a: (people[a] if a in people else p) for a, p in found.v_star.items()}
     return AOSearch(v_star, found.attributes, found.surrogate_r2, {**found.costs, **costs}, found.vgg_weights,
                     {**found.details, **details})

@@ -19,8 +19,10 @@ estimates the person attributes (viewpoint and the 13 id attributes) so:
    used. The viewpoint head reads the coarse pixels (per-image standardised)
    linearly: the conv features, trained jointly, did not learn heading;
 3. the source confusion matrix C_a[j, y] = E[softmax_j | true class y] on the
-   calibration part (the same random cameras), and how far one camera alone
-   moves the mean prediction of the calibration part (its labels fixed);
+   calibration part (the same random cameras), its images weighted to the
+   target's weather and illumination as `gatys` estimated them (a classifier
+   errs differently at night; environment_weights), and how far one camera
+   alone moves the mean prediction of the calibration part (its labels fixed);
 4. the mean prediction mu_a on unlabeled target images. Under label shift
    (P(image | value) the same in both domains) mu_a = C_a q_a, so the target's
    distribution q_a solves that system (black-box shift estimation, BBSE);
@@ -28,7 +30,8 @@ estimates the person attributes (viewpoint and the 13 id attributes) so:
    camera noise over the expected signal, which keeps what the classifier
    cannot tell apart (columns of C alike) near uniform. A classifier whose
    confusion columns hardly differ (SEPARATION) is not used: that attribute
-   keeps the `gatys` V*.
+   keeps the `gatys` V* (viewpoint: the heading classifier's quadrants, when
+   its own sectors cannot tell).
 
 Only the labeled source and the target's image files are read; never the
 target's labels or a twin's prior. The trained classifier and C are cached
@@ -37,7 +40,7 @@ per source fingerprint and seed, so other targets reuse them.
 from __future__ import annotations
 
 import time
-from typing import Callable, Sequence
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -48,6 +51,9 @@ from benchmark.attributes import BY_NAME
 from benchmark.datasets.records import Dataset, Record
 
 ENV_FROM_GATYS = ("weather", "illumination", "scene")  # what whole-image statistics do see
+# The clothing and id heads' calibration is weighted to the target's weather and light (scene too leaves too
+# few images). Viewpoint's is not: over 12 sectors the weighted C was too noisy to help (PERFORMANCE.md).
+ENV_WEIGHTED = ("weather", "illumination")
 INPUT = (64, 32)  # classifier input (height, width): crops are 128x64 or larger, the people stand in the middle
 TRAIN_PER_PROBE = 4  # labeled source images per probe image of the profile (cpu: 3,200)
 CALIBRATION_SHARE = 0.25  # of those, held out for the confusion matrices
@@ -64,7 +70,7 @@ VIEW_SECTORS = 12  # viewpoint is estimated per 30-degree sector (36 classes mak
 SHARED_CAMERAS = 4  # one-camera passes over the calibration images: how far a camera alone moves mu
 SIGNAL = 0.1  # the expected |q - uniform|^2 of a target that departs from uniform
 MIN_PULL = 1e-3
-CODE_VERSION = 7  # bump when training or calibration changes (the cache key); 7: the heading classifier
+CODE_VERSION = 8  # bump when training or calibration changes (the cache key); 8: resolution loss over its range, C per target
 
 
 # --- images --------------------------------------------------------------------------------
@@ -125,6 +131,11 @@ def _blur(x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
     return y.view(n, c, h, w)
 
 
+def resolution_factor(gen: torch.Generator) -> float:
+    """A batch's resolution loss: uniform over 0.45-1.0 (one factor per batch keeps the resize batched)."""
+    return float(0.45 + 0.55 * torch.rand(1, generator=gen))
+
+
 def random_camera(x: torch.Tensor, gen: torch.Generator, shared: bool = False) -> torch.Tensor:
     """uint8 [n, 3, H, W] -> normalised float: a random camera per image (generic ranges, not the target's).
 
@@ -145,7 +156,7 @@ def random_camera(x: torch.Tensor, gen: torch.Generator, shared: bool = False) -
     y = F.grid_sample(y, F.affine_grid(theta, list(y.shape), align_corners=False), padding_mode="border",
                       align_corners=False)
     # resolution loss, then optics
-    f = float(u(0.45, 1.0).median())  # one factor per batch keeps the resize batched
+    f = resolution_factor(gen)
     if f < 0.95:
         small = (max(8, round(h * f)), max(4, round(w * f)))
         y = F.interpolate(F.interpolate(y, size=small, mode="bilinear", align_corners=False, antialias=True),
@@ -298,14 +309,44 @@ def predict(net: PartNet, x: torch.Tensor, batch: int = 256, device: str = "cpu"
 # --- label shift -----------------------------------------------------------------------------
 
 
-def confusion(probs: np.ndarray, labels: np.ndarray, n: int) -> np.ndarray:
-    """C[j, y] = mean softmax_j over images whose true code is y (1-based labels); uniform where y is absent."""
+def confusion(probs: np.ndarray, labels: np.ndarray, n: int, weights: np.ndarray | None = None) -> np.ndarray:
+    """C[j, y] = mean softmax_j over images whose true code is y (1-based labels), weighted when weights are
+    given; uniform where y is absent."""
+    w = np.ones(len(labels)) if weights is None else np.asarray(weights, dtype=np.float64)
     c = np.full((n, n), 1.0 / n)
     for y in range(n):
-        m = labels == y + 1
+        m = (labels == y + 1) & (w > 0)
         if m.any():
-            c[:, y] = probs[m].mean(0)
+            c[:, y] = (probs[m] * w[m, None]).sum(0) / w[m].sum()
     return c
+
+
+def environment_weights(env_codes: Mapping[str, np.ndarray], environment: Mapping[str, Sequence[float]] | None
+                        ) -> np.ndarray | None:
+    """Per calibration image, how much more often the target shows its weather and light than the source's
+    calibration set does: prod_a V*_a(code) / share_a(code) over ENV_WEIGHTED (None without an environment).
+
+    A classifier's errors depend on the light it looks at (at night black, gray and blue are confused far
+    more than by day), so C is taken under the target's environment as the `gatys` stage found it."""
+    if not environment:
+        return None
+    w = None
+    for a in ENV_WEIGHTED:
+        if a not in environment or a not in env_codes:
+            continue
+        codes = np.asarray(env_codes[a], dtype=np.int64)
+        v = np.asarray(environment[a], dtype=np.float64)
+        share = np.bincount(codes, minlength=len(v) + 1)[1:] / len(codes)
+        f = v[codes - 1] / np.maximum(share[codes - 1], 1e-12)
+        w = f if w is None else w * f
+    if w is None or w.sum() <= 0:
+        return None
+    return w / w.mean()
+
+
+def effective_size(w: np.ndarray | None, n: int) -> float:
+    """Kish's effective sample size of weighted calibration images."""
+    return float(n) if w is None else float(w.sum() ** 2 / (w ** 2).sum())
 
 
 def project_simplex(v: np.ndarray) -> np.ndarray:
@@ -409,8 +450,12 @@ def _load_net(arrays: dict[str, np.ndarray], attributes: Sequence[str]) -> PartN
 
 def estimate_people(source: Dataset, target: Dataset, profile, *, seed: int = 0,
                     target_images: Callable[[Dataset, int, int], list[Record]],
+                    environment: Mapping[str, Sequence[float]] | None = None,
                     cache_root=None, device: str = "cpu") -> tuple[dict[str, list[float]], dict, dict[str, float]]:
-    """Per person attribute, the target's distribution by BBSE: (estimates, details, costs in seconds)."""
+    """Per person attribute, the target's distribution by BBSE: (estimates, details, costs in seconds).
+
+    environment: the target's weather and illumination as `gatys` estimated them; the confusion matrices
+    are then taken under that environment (environment_weights), else over the source's balanced one."""
     from benchmark.aost import distances as dist
     from benchmark.aost import heading
     from benchmark.aost.probe import is_rendered_source, render_settings, searchable_attributes
@@ -431,9 +476,8 @@ def estimate_people(source: Dataset, target: Dataset, profile, *, seed: int = 0,
 
     def compute(partial) -> dict[str, np.ndarray]:  # minutes of training: nothing partial to resume from
         t = time.perf_counter()
-        images, codes, names = source_images(source, n, seed)
-        cols = [names.index(a) for a in attributes]
-        codes = codes[:, cols]
+        images, all_codes, names = source_images(source, n, seed)
+        codes = all_codes[:, [names.index(a) for a in attributes]]
         timings["people_images_seconds"] = time.perf_counter() - t
         t = time.perf_counter()
         split = np.random.default_rng([seed, 0xCA1]).permutation(len(images))
@@ -447,9 +491,12 @@ def estimate_people(source: Dataset, target: Dataset, profile, *, seed: int = 0,
         shared = [predict(net, random_camera(images[cal], gen, shared=True), device=device)
                   for _ in range(SHARED_CAMERAS)]
         out = _state_arrays(net.cpu())
+        for e in ENV_WEIGHTED:  # C is weighted to the target's environment at estimate time
+            if e in names:
+                out[f"env:{e}"] = all_codes[cal, names.index(e)]
         for j, a in enumerate(attributes):
             labels = classes_of(a, codes[cal, j])
-            out[f"C:{a}"] = confusion(probs[j], labels + 1, n_classes(a))
+            out[f"p:{a}"], out[f"y:{a}"] = probs[j], labels + 1
             out[f"acc:{a}"] = np.asarray(float((probs[j].argmax(1) == labels).mean()))
             out[f"noise:{a}"] = camera_noise(np.stack([sh[j].mean(0) for sh in shared]))
         timings["people_calibration_seconds"] = time.perf_counter() - t
@@ -463,7 +510,7 @@ def estimate_people(source: Dataset, target: Dataset, profile, *, seed: int = 0,
                                                      device=device).mean(0) for _ in range(SHARED_CAMERAS)])
             quads = heading.quadrant_of(vp[cal])
             out.update({f"h:{k}": v.detach().numpy() for k, v in hnet.state_dict().items()})
-            out["C:heading"] = confusion(hp, quads + 1, len(heading.QUADRANT_NAMES))
+            out["p:heading"], out["y:heading"] = hp, quads + 1
             out["acc:heading"] = np.asarray(float((hp.argmax(1) == quads).mean()))
             out["noise:heading"] = camera_noise(hmus)
             timings["people_heading_seconds"] = time.perf_counter() - t
@@ -479,10 +526,16 @@ def estimate_people(source: Dataset, target: Dataset, profile, *, seed: int = 0,
     x = plain(_read(timgs))
     probs = predict(net, x, device=device)
     coarse, heading_details = None, {}
-    if "C:heading" in arrays:  # the heading classifier's quadrant estimate: the prior of viewpoint's sectors
+    w = environment_weights({e: arrays[f"env:{e}"] for e in ENV_WEIGHTED if f"env:{e}" in arrays}, environment)
+
+    def conf(name: str, n_cls: int) -> np.ndarray:  # viewpoint: over the balanced environment (see ENV_WEIGHTED)
+        weights = None if name in ("heading", "viewpoint") else w
+        return confusion(np.asarray(arrays[f"p:{name}"]), np.asarray(arrays[f"y:{name}"]), n_cls, weights)
+
+    if "p:heading" in arrays:  # the heading classifier's quadrant estimate: the prior of viewpoint's sectors
         hnet = heading.HeadingNet()
         hnet.load_state_dict({k[2:]: torch.from_numpy(np.array(v)) for k, v in arrays.items() if k.startswith("h:")})
-        hc = np.asarray(arrays["C:heading"], dtype=np.float64)
+        hc = conf("heading", len(heading.QUADRANT_NAMES))
         hlam = pull(float(arrays["noise:heading"]), len(timgs))
         hsep = separation(hc)
         if hsep >= SEPARATION:  # else the sectors' own quadrants (viewpoint_shift) decide
@@ -493,7 +546,7 @@ def estimate_people(source: Dataset, target: Dataset, profile, *, seed: int = 0,
     costs["people_target"] = time.perf_counter() - t0
     estimates, per_attr = {}, {}
     for j, a in enumerate(attributes):
-        c = np.asarray(arrays[f"C:{a}"], dtype=np.float64)
+        c = conf(a, n_classes(a))
         acc, chance = float(arrays[f"acc:{a}"]), 1.0 / n_classes(a)
         lam = pull(float(arrays[f"noise:{a}"]), len(timgs))
         sep = separation(c)
@@ -501,9 +554,13 @@ def estimate_people(source: Dataset, target: Dataset, profile, *, seed: int = 0,
             mu = probs[j].mean(0)
             q = viewpoint_shift(c, mu, lam, coarse) if a == "viewpoint" else label_shift(c, mu, lam)
             estimates[a] = [float(x) for x in expand(a, q)]
+        elif a == "viewpoint" and coarse is not None:  # the sectors cannot tell; the quadrants can
+            estimates[a] = [float(x) for x in expand(a, QUADRANTS @ (coarse / QUADRANTS.sum(0)))]
         per_attr[a] = {"calibration_accuracy": acc, "chance": chance, "separation": sep, "pull": lam,
-                       "used": sep >= SEPARATION}
+                       "used": sep >= SEPARATION or a in estimates}
     details = {"people_attributes": list(attributes), "people_target_images": len(timgs),
                "people_source_images": n, "people_cached": cached, "people": per_attr,
+               "people_calibration_weighted": w is not None,
+               "people_calibration_effective_images": effective_size(w, len(arrays[f"y:{attributes[0]}"]) if attributes else 0),
                "people_heading": heading_details, **timings}
     return estimates, details, costs
