@@ -352,6 +352,22 @@ def test_rendered_probe_is_seeded(twins):
     assert not np.array_equal(a.codes, c.codes)
 
 
+def test_restyled_probe_keeps_the_codes_and_changes_only_the_footage(twins):
+    """The `people` method renders its source under random footage; the paper's probe stays clean."""
+    from benchmark.aost.people import FOOTAGE, random_footage
+    from benchmark.aost.probe import build_probe
+    from benchmark.datasets import load_dataset
+
+    source = load_dataset("sim-finegpr", twins)
+    clean, footage, again = (build_probe(source, 12, seed=0, restyle=r) for r in (None, random_footage, random_footage))
+    assert np.array_equal(clean.codes, footage.codes)
+    assert all(np.array_equal(x, y) for x, y in zip(footage.images, again.images))  # seeded
+    assert sum(not np.array_equal(x, y) for x, y in zip(clean.images, footage.images)) >= 10
+    draws = [random_footage(np.random.default_rng(s)) for s in range(200)]
+    assert max(d["texture"] for d in draws) > 0.9 * FOOTAGE["texture"][1]
+    assert 0.3 < np.mean([d["backdrop"] > 0 for d in draws]) < 0.7
+
+
 # --- the stage ---------------------------------------------------------------------------------
 
 

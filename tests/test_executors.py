@@ -162,9 +162,9 @@ LONG = ["--table", "2", "--sim", "--only", "supervised_dukemtmc", "--test", "sim
         "--executor", "local", "--jobs", "2"]
 
 
-def _start_head(root: Path, data: Path, db: Path) -> subprocess.Popen:
+def _start_head(root: Path, data: Path, db: Path, *extra: str) -> subprocess.Popen:
     cmd = [sys.executable, "-m", "cli.main", "grid", "--profile", "smoke", "--data-root", str(data),
-           "--db", str(db), *LONG]
+           "--db", str(db), *LONG, *extra]
     return subprocess.Popen(cmd, cwd=REPO, env=_env(root), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
@@ -357,7 +357,7 @@ def _gone_within(pid: int, seconds: float) -> bool:
 
 def test_grid_cancel_stops_the_running_jobs(tmp_path, long_data):
     db = tmp_path / "c.duckdb"
-    head = _start_head(tmp_path, long_data, db)
+    head = _start_head(tmp_path, long_data, db, "--set", "epochs=200")  # far longer than the cancel takes, under load too
     runs = tmp_path / "runs"
     deadline = time.time() + 600
     while time.time() < deadline and not list(runs.glob("2*/result.json")):

@@ -17,7 +17,7 @@ values appear equally often (within one), independently across attributes
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -108,18 +108,26 @@ def render_settings(source: Dataset) -> dict:
     return {"size": (int(size[0]), int(size[1])), "style": dict(cams[0].get("style") or {}), "twin_seed": int(gen.get("twin_seed", 0))}
 
 
-def build_probe(source: Dataset, n: int, *, seed: int = 0) -> Probe:
-    """A stratified probe of n images of `source` (rendered for sim- sources, sampled from files otherwise)."""
+StyleDraw = Callable[[np.random.Generator], dict]  # per rendered image: style keys to add to the source's camera
+
+
+def build_probe(source: Dataset, n: int, *, seed: int = 0, restyle: StyleDraw | None = None) -> Probe:
+    """A stratified probe of n images of `source` (rendered for sim- sources, sampled from files otherwise).
+
+    restyle: for rendered probes, draws extra camera-style keys per image (the `people` method's random
+    footage); the attribute codes do not depend on it. Files are read as they are."""
     if n < 10:
         raise ValueError(f"the probe set needs at least 10 images (profile.ao_probe), got {n}")
     attributes = searchable_attributes(source)
     rng = np.random.default_rng([seed, 0xA0])
     if is_rendered_source(source) and set(attributes) == set(ID_NAMES + ENV_NAMES):
-        return _rendered_probe(source, attributes, n, rng)
+        style_rng = np.random.default_rng([seed, 0x57E]) if restyle else None
+        return _rendered_probe(source, attributes, n, rng, restyle, style_rng)
     return _sampled_probe(source, attributes, n, rng)
 
 
-def _rendered_probe(source: Dataset, attributes: tuple[str, ...], n: int, rng: np.random.Generator) -> Probe:
+def _rendered_probe(source: Dataset, attributes: tuple[str, ...], n: int, rng: np.random.Generator,
+                    restyle: StyleDraw | None = None, style_rng: np.random.Generator | None = None) -> Probe:
     from benchmark.synth import render_image
 
     settings = render_settings(source)
@@ -127,10 +135,11 @@ def _rendered_probe(source: Dataset, attributes: tuple[str, ...], n: int, rng: n
     images = []
     for i, row in enumerate(codes):
         cell = dict(zip(attributes, (int(c) for c in row)))
+        style = {**settings["style"], **restyle(style_rng)} if restyle else settings["style"]
         images.append(
             render_image(
                 {a: cell[a] for a in ID_NAMES}, {a: cell[a] for a in ENV_NAMES}, PROBE_PERSON0 + i,
-                size=settings["size"], seed=i, camera_style=settings["style"], twin_seed=settings["twin_seed"],
+                size=settings["size"], seed=i, camera_style=style, twin_seed=settings["twin_seed"],
             )
         )
     return Probe(attributes, codes, images=images, meta={"kind": "rendered", **settings})
