@@ -10,6 +10,7 @@ submission and start the job here; preflight stops a submission missing files.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -162,10 +163,13 @@ LONG = ["--table", "2", "--sim", "--only", "supervised_dukemtmc", "--test", "sim
         "--executor", "local", "--jobs", "2"]
 
 
-def _start_head(root: Path, data: Path, db: Path, *extra: str) -> subprocess.Popen:
+def _start_head(root: Path, data: Path, db: Path, *extra: str, background: bool = False) -> subprocess.Popen:
+    """The grid head in a subprocess; background: with SIGINT ignored, as `cmd &` in a script starts it."""
     cmd = [sys.executable, "-m", "cli.main", "grid", "--profile", "smoke", "--data-root", str(data),
            "--db", str(db), *LONG, *extra]
-    return subprocess.Popen(cmd, cwd=REPO, env=_env(root), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    ignore_sigint = (lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) if background else None
+    return subprocess.Popen(cmd, cwd=REPO, env=_env(root), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            preexec_fn=ignore_sigint)
 
 
 def test_a_killed_job_shows_failed_and_the_next_grid_resumes_it(tmp_path, long_data):
@@ -356,8 +360,9 @@ def _gone_within(pid: int, seconds: float) -> bool:
 
 
 def test_grid_cancel_stops_the_running_jobs(tmp_path, long_data):
+    """Started in the background by a script (SIGINT ignored), with a job far longer than the cancel takes."""
     db = tmp_path / "c.duckdb"
-    head = _start_head(tmp_path, long_data, db, "--set", "epochs=200")  # far longer than the cancel takes, under load too
+    head = _start_head(tmp_path, long_data, db, "--set", "epochs=200", background=True)
     runs = tmp_path / "runs"
     deadline = time.time() + 600
     while time.time() < deadline and not list(runs.glob("2*/result.json")):
@@ -365,11 +370,17 @@ def test_grid_cancel_stops_the_running_jobs(tmp_path, long_data):
         time.sleep(0.2)
     [result] = list(runs.glob("2*/result.json"))
     worker = json.loads(result.read_text())["owner_pid"]
-    res = runner.invoke(app, ["grid", "cancel", "--db", str(db)])
-    assert res.exit_code == 0 and "1 job(s) cancelled" in res.output, res.output
-    out, _ = head.communicate(timeout=300)
+    try:
+        res = runner.invoke(app, ["grid", "cancel", "--db", str(db)])
+        assert res.exit_code == 0 and "1 job(s) cancelled" in res.output, res.output
+        assert _gone_within(worker, 60), f"worker {worker} still alive after cancel"  # it may still be saving its state
+        out, _ = head.communicate(timeout=120)
+    except BaseException:  # a failed cancel must not leave a 200-epoch job behind
+        head.kill()
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(worker, signal.SIGKILL)
+        raise
     assert head.returncode == 1 and "cancelled" in out, out
-    assert _gone_within(worker, 60), f"worker {worker} still alive after cancel"  # it may still be saving its state
     cells = [json.loads(x) for x in runner.invoke(app, ["grid", "status", "--db", str(db), "--json"]).output.splitlines()
              if x.startswith("{")]
     assert [c["state"] for c in cells] == ["cancelled"], cells

@@ -92,12 +92,25 @@ class ExecutorOptions:
         return None
 
 
+def _cancellable_controllers() -> None:
+    """`grid cancel` stops a local job with SIGINT to submitit's controller (benchmark.executors.head).
+    A head started in the background by a script (`aostbench grid ... &`) inherits SIGINT ignored, and
+    the controllers it spawns would too: the job would run on, cancelled in name only. Restore Python's
+    own SIGINT handling here, which the controllers then get by default."""
+    import signal
+    import threading
+
+    if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 def make_executor(opts: ExecutorOptions, folder: Path):
     """The submitit executor for `opts` writing its pickles and logs under `folder` (one sub-folder per job)."""
     import submitit
 
     folder = Path(folder) / "%j"
     if opts.kind == "local":
+        _cancellable_controllers()
         ex = submitit.LocalExecutor(folder=folder, python=opts.python)
         ex.update_parameters(timeout_min=opts.slurm.time_min or LOCAL_TIME_MIN, tasks_per_node=1,
                              gpus_per_node=opts.slurm.gpus_per_job or 0)
