@@ -111,8 +111,12 @@ def test_a_run_in_a_terminal_shows_every_stage_with_an_eta(env):
 # --- plain lines to a pipe, SIGINT and --resume ----------------------------------------------------
 
 def _run_timed(cmd, env, stop_when=None, sig=None):
-    """Run cmd; stderr lines with their arrival times; send `sig` once stop_when() is true."""
-    p = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    """Run cmd; stderr lines with their arrival times; send `sig` once stop_when() is true.
+
+    The command gets the default SIGINT handling, as from a terminal, also when the tests themselves run
+    in the background (where SIGINT is inherited ignored)."""
+    p = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     lines: list[tuple[float, str]] = []
     out: list[str] = []
     t_err = threading.Thread(target=lambda: [lines.append((time.monotonic(), ln)) for ln in p.stderr])
