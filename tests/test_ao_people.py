@@ -122,6 +122,8 @@ def skewed(tmp_path_factory):
 
 
 def test_people_recovers_a_skewed_clothing_colour_better_than_uniform(skewed):
+    from benchmark.aost.people import FOOTAGE
+
     _, _, target, found = skewed
     prior = target.meta["twin"]["prior"]
     for a in ("upper_colour", "lower_colour"):
@@ -131,6 +133,7 @@ def test_people_recovers_a_skewed_clothing_colour_better_than_uniform(skewed):
         assert tv < 0.7 * tv_uniform, f"{a}: TV {tv:.3f} vs uniform's {tv_uniform:.3f}"
     assert found.details["method"] == "people"
     assert "calibration_accuracy" in found.details["people_heading"]  # the heading classifier ran and was calibrated
+    assert found.details["people_heading"]["footage"] == FOOTAGE  # a rendered source: it learnt on footage, and says so
     assert set(found.v_star) >= {"weather", "illumination", "scene", "viewpoint"}
 
 

@@ -41,7 +41,7 @@ per source fingerprint and seed, so other targets reuse them.
 from __future__ import annotations
 
 import time
-from typing import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Callable, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -50,6 +50,9 @@ from torch.nn import functional as F
 
 from benchmark.attributes import BY_NAME
 from benchmark.datasets.records import Dataset, Record
+
+if TYPE_CHECKING:
+    from benchmark.aost.probe import StyleDraw
 
 ENV_FROM_GATYS = ("weather", "illumination", "scene")  # what whole-image statistics do see
 # The clothing and id heads' calibration is weighted to the target's weather and light (scene too leaves too
@@ -118,7 +121,8 @@ def random_footage(rng: np.random.Generator) -> dict:
     return style
 
 
-def source_images(source: Dataset, n: int, seed: int, restyle=None) -> tuple[torch.Tensor, np.ndarray, tuple[str, ...]]:
+def source_images(source: Dataset, n: int, seed: int, restyle: StyleDraw | None = None
+                  ) -> tuple[torch.Tensor, np.ndarray, tuple[str, ...]]:
     """n labeled source images over a balanced design (benchmark.aost.probe): (uint8 images, codes,
     attributes); rendered ones under `restyle` (e.g. random_footage) when given."""
     from benchmark.aost.probe import build_probe
@@ -475,10 +479,11 @@ def estimate_people(source: Dataset, target: Dataset, profile, *, seed: int = 0,
     are then taken under that environment (environment_weights), else over the source's balanced one."""
     from benchmark.aost import distances as dist
     from benchmark.aost import heading
-    from benchmark.aost.probe import is_rendered_source, render_settings, searchable_attributes
+    from benchmark.aost.probe import is_rendered_source, render_settings, renders_cells, searchable_attributes
     from benchmark.datasets import fingerprint
 
-    attributes = people_attributes(searchable_attributes(source))
+    searchable = searchable_attributes(source)
+    attributes = people_attributes(searchable)
     costs: dict[str, float] = {}  # disjoint, wall seconds
     timings: dict[str, float] = {}  # parts of costs["people_classifier"] when it was computed
     n = max(40, TRAIN_PER_PROBE * profile.ao_probe)
@@ -489,7 +494,10 @@ def estimate_people(source: Dataset, target: Dataset, profile, *, seed: int = 0,
     if is_rendered_source(source):
         from benchmark.synth import ENGINE_VERSION
 
-        parts["render"] = {"engine": ENGINE_VERSION, **render_settings(source), "heading_footage": FOOTAGE}
+        parts["render"] = {"engine": ENGINE_VERSION, **render_settings(source)}
+    footage = "viewpoint" in attributes and renders_cells(source, searchable)  # else the clean images serve
+    if footage:
+        parts["heading_footage"] = FOOTAGE
 
     def compute(partial) -> dict[str, np.ndarray]:  # minutes of training: nothing partial to resume from
         t = time.perf_counter()
@@ -520,7 +528,7 @@ def estimate_people(source: Dataset, target: Dataset, profile, *, seed: int = 0,
         if "viewpoint" in attributes:
             t = time.perf_counter()
             vp = codes[:, attributes.index("viewpoint")]
-            seen = source_images(source, n, seed, restyle=random_footage)[0] if is_rendered_source(source) else images
+            seen = source_images(source, n, seed, restyle=random_footage)[0] if footage else images
             hnet = heading.train_heading(seen[tr], vp[tr], seed, device=device)
             gen = torch.Generator().manual_seed(seed + 3)
             hp = heading.predict_heading(hnet, random_camera(seen[cal], gen), device=device)
@@ -559,6 +567,7 @@ def estimate_people(source: Dataset, target: Dataset, profile, *, seed: int = 0,
         if hsep >= SEPARATION:  # else the sectors' own quadrants (viewpoint_shift) decide
             coarse = label_shift(hc, heading.predict_heading(hnet.eval(), x, device=device).mean(0), hlam)
         heading_details = {"calibration_accuracy": float(arrays["acc:heading"]), "separation": hsep,
+                           "footage": dict(FOOTAGE) if "heading_footage" in parts else None,
                            "pull": hlam, "used": coarse is not None,
                            "quadrants": dict(zip(heading.QUADRANT_NAMES, map(float, coarse))) if coarse is not None else None}
     costs["people_target"] = time.perf_counter() - t0

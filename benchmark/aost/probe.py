@@ -57,6 +57,12 @@ def is_rendered_source(source: Dataset) -> bool:
     return source.kind == "procedural" and isinstance(twin, dict) and source.meta.get("format", "finegpr") == "finegpr"
 
 
+def renders_cells(source: Dataset, attributes: Sequence[str]) -> bool:
+    """Images of `source` with these attributes are rendered on demand (every FineGPR attribute of a sim-
+    source is known), not read from its files."""
+    return is_rendered_source(source) and set(attributes) == set(ID_NAMES + ENV_NAMES)
+
+
 def searchable_attributes(source: Dataset) -> tuple[str, ...]:
     """Attributes every train record carries, in the vocabulary's order; ValueError when there are none."""
     if not source.train:
@@ -120,7 +126,7 @@ def build_probe(source: Dataset, n: int, *, seed: int = 0, restyle: StyleDraw | 
         raise ValueError(f"the probe set needs at least 10 images (profile.ao_probe), got {n}")
     attributes = searchable_attributes(source)
     rng = np.random.default_rng([seed, 0xA0])
-    if is_rendered_source(source) and set(attributes) == set(ID_NAMES + ENV_NAMES):
+    if renders_cells(source, attributes):
         style_rng = np.random.default_rng([seed, 0x57E]) if restyle else None
         return _rendered_probe(source, attributes, n, rng, restyle, style_rng)
     return _sampled_probe(source, attributes, n, rng)

@@ -34,7 +34,7 @@ import numpy as np
 from benchmark.attributes import BY_NAME, ENV_NAMES, ID_NAMES
 from benchmark.aost.probe import (
     empirical_marginals,
-    is_rendered_source,
+    renders_cells,
     render_settings,
     searchable_attributes,
     source_codes,
@@ -79,7 +79,7 @@ def select(
     v = _check_distribution(v_star, attributes)
     source_dist = empirical_marginals(source_codes(source.train, attributes), attributes)
     stored = {a: [float(x) for x in v[a]] for a in attributes}
-    if is_rendered_source(source) and set(attributes) == set(ID_NAMES + ENV_NAMES):
+    if renders_cells(source, attributes):
         if out_dir is None:
             raise ValueError(f"{source.key} is rendered on demand: select() needs out_dir for the images")
         recs, notes = _render_selection(source, v, budget, seed, Path(out_dir))
