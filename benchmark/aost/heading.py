@@ -5,7 +5,7 @@ quadrants apart poorly (its 4x4 confusion has 0.31-0.34 on the diagonal). A
 small conv net of its own, trained on the same rendered source images, the
 same random cameras and mirrored images with the mirrored quadrant, learns
 the cues a heading leaves at 64x32 (the body's width, face or hair, the lean)
-and reaches 0.67 calibration accuracy on the quadrants (PERFORMANCE.md). Its
+and reaches 0.58-0.62 calibration accuracy on the quadrants of footage-like renders (PERFORMANCE.md). Its
 BBSE estimate is the coarse prior the twelve viewpoint sectors shrink to.
 """
 from __future__ import annotations
@@ -67,7 +67,13 @@ def train_heading(images: torch.Tensor, codes: np.ndarray, seed: int, device: st
 
 @torch.no_grad()
 def predict_heading(net: HeadingNet, x: torch.Tensor, batch: int = 256, device: str = "cpu") -> np.ndarray:
-    """Softmax over the quadrants of normalised images: [n, 4]."""
+    """Softmax over the quadrants of normalised images, averaged with their mirror images' (profiles
+    swapped back): [n, 4]. A person and their mirror image are the same evidence, so the estimate does
+    not depend on a left/right bias the net picked up in training."""
     net.to(device)
-    out = [F.softmax(net(x[i : i + batch].to(device)), 1).cpu() for i in range(0, len(x), batch)]
+    out = []
+    for i in range(0, len(x), batch):
+        xb = x[i : i + batch].to(device)
+        p, mirrored = F.softmax(net(xb), 1), F.softmax(net(xb.flip(3)), 1)
+        out.append((0.5 * (p + mirrored[:, MIRROR_QUADRANT.to(device)])).cpu())
     return torch.cat(out).double().numpy()

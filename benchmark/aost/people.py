@@ -74,7 +74,8 @@ VIEW_SECTORS = 12  # viewpoint is estimated per 30-degree sector (36 classes mak
 SHARED_CAMERAS = 4  # one-camera passes over the calibration images: how far a camera alone moves mu
 SIGNAL = 0.1  # the expected |q - uniform|^2 of a target that departs from uniform
 MIN_PULL = 1e-3
-CODE_VERSION = 9  # bump when training or calibration changes (the cache key); 9: the heading classifier's renders under random footage
+SECTOR_SHAPE = 0.75  # inside a quadrant, how much of the sectors' own shape is kept (the rest: even); 0.5-1.0 measured
+CODE_VERSION = 10  # bump when training or calibration changes (the cache key); 10: heading predictions averaged with the mirror image's
 
 
 # --- images --------------------------------------------------------------------------------
@@ -412,16 +413,24 @@ QUADRANTS = _quadrants()
 
 
 def viewpoint_shift(c: np.ndarray, mu: np.ndarray, pull: float, coarse: np.ndarray | None = None) -> np.ndarray:
-    """The sector distribution, pulled towards a quadrant estimate rather than towards uniform.
+    """The sector distribution: each quadrant's mass from the quadrant estimate, shared among its three
+    sectors by the sectors' own estimate shrunk towards even (SECTOR_SHAPE).
 
     Four quadrants make a better-conditioned system than twelve sectors (the classifier mixes
-    neighbouring sectors far more than front with back), so their estimate is the prior the sectors
-    shrink to where the fine system cannot tell (measured on the recovery targets: PERFORMANCE.md).
+    neighbouring sectors far more than front with back). Letting the sectors' BBSE move mass between
+    quadrants (pulled only towards the quadrant estimate) undid good quadrant estimates on profile
+    targets; the sectors' shape inside a quadrant is still needed for headings on a quadrant's edge
+    (diagonals), where the quadrant masses alone look uniform (measured: PERFORMANCE.md).
     `coarse`: the quadrant distribution from the heading classifier; else solved from the sectors' C."""
     size = QUADRANTS.sum(0)
     if coarse is None:
         coarse = label_shift(QUADRANTS.T @ c @ QUADRANTS / size, QUADRANTS.T @ mu, pull)
-    return label_shift(c, mu, pull, toward=QUADRANTS @ (coarse / size))
+    fine = label_shift(c, mu, pull, toward=QUADRANTS @ (coarse / size))
+    in_quadrant = QUADRANTS @ (QUADRANTS.T @ fine)
+    even = 1.0 / (QUADRANTS @ size)
+    share = np.where(in_quadrant > 1e-12, fine / np.maximum(in_quadrant, 1e-12), even)
+    shape = SECTOR_SHAPE * share + (1.0 - SECTOR_SHAPE) * even
+    return shape * (QUADRANTS @ coarse)
 
 
 def groups(attr: str) -> np.ndarray:
