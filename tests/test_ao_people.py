@@ -133,6 +133,7 @@ def test_people_recovers_a_skewed_clothing_colour_better_than_uniform(skewed):
     assert found.details["method"] == "people"
     assert "calibration_accuracy" in found.details["people_heading"]  # the heading classifier ran and was calibrated
     assert found.details["people_heading"]["footage"] == FOOTAGE  # a rendered source: it learnt on footage, and says so
+    assert found.details["people_heading"]["started_from"] == "partnet-body"
     assert set(found.v_star) >= {"weather", "illumination", "scene", "viewpoint"}
 
 
@@ -264,3 +265,20 @@ def test_the_heading_net_reads_a_mirror_image_as_the_mirrored_heading():
     p, pm = predict_heading(net, x), predict_heading(net, x.flip(3))
     assert np.allclose(pm, p[:, MIRROR_QUADRANT.numpy()], atol=1e-6)
     assert np.allclose(p.sum(1), 1.0)
+
+
+def test_the_heading_net_starts_from_the_attribute_nets_first_layers():
+    import torch
+
+    from benchmark.aost.heading import HeadingNet, start_from
+    from benchmark.aost.people import _new_net
+
+    torch.manual_seed(0)
+    parts = _new_net(["upper_colour", "viewpoint"])
+    net = HeadingNet()
+    last = net.body[17].weight.detach().clone()  # the heading net's own sixth conv: PartNet has no such layer
+    assert start_from(net, parts.body) == 5 + 5 * 5  # five convs and their batch norms (weights, biases, statistics)
+    for i in (0, 3, 7, 10, 14):
+        assert torch.equal(net.body[i].weight, parts.body[i].weight)
+        assert torch.equal(net.body[i + 1].running_var, parts.body[i + 1].running_var)
+    assert torch.equal(net.body[17].weight, last)
