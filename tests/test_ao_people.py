@@ -133,7 +133,7 @@ def test_people_recovers_a_skewed_clothing_colour_better_than_uniform(skewed):
     assert found.details["method"] == "people"
     assert "calibration_accuracy" in found.details["people_heading"]  # the heading classifier ran and was calibrated
     assert found.details["people_heading"]["footage"] == FOOTAGE  # a rendered source: it learnt on footage, and says so
-    assert found.details["people_heading"]["started_from"] == "partnet-body"
+    assert found.details["people_heading"]["tensors_from_partnet"] == 30  # five convs and batch norms, as it says
     assert set(found.v_star) >= {"weather", "illumination", "scene", "viewpoint"}
 
 

@@ -75,7 +75,7 @@ SHARED_CAMERAS = 4  # one-camera passes over the calibration images: how far a c
 SIGNAL = 0.1  # the expected |q - uniform|^2 of a target that departs from uniform
 MIN_PULL = 1e-3
 SECTOR_SHAPE = 0.75  # inside a quadrant, how much of the sectors' own shape is kept (the rest: even); 0.5-1.0 measured
-CODE_VERSION = 11  # bump when training or calibration changes (the cache key); 11: the heading net starts from PartNet's layers
+CODE_VERSION = 12  # bump when training, calibration or the cached arrays change (the cache key); 11-12: the heading net starts from PartNet's layers
 
 
 # --- images --------------------------------------------------------------------------------
@@ -539,7 +539,8 @@ def estimate_people(source: Dataset, target: Dataset, profile, *, seed: int = 0,
             t = time.perf_counter()
             vp = codes[:, attributes.index("viewpoint")]
             seen = source_images(source, n, seed, restyle=random_footage)[0] if footage else images
-            hnet = heading.train_heading(seen[tr], vp[tr], seed, device=device, start=net.body)
+            hnet, copied = heading.train_heading(seen[tr], vp[tr], seed, device=device, start=net.body)
+            out["heading_start_tensors"] = np.asarray(copied)
             gen = torch.Generator().manual_seed(seed + 3)
             hp = heading.predict_heading(hnet, random_camera(seen[cal], gen), device=device)
             hmus = np.stack([heading.predict_heading(hnet, random_camera(seen[cal], gen, shared=True),
@@ -578,7 +579,7 @@ def estimate_people(source: Dataset, target: Dataset, profile, *, seed: int = 0,
             coarse = label_shift(hc, heading.predict_heading(hnet.eval(), x, device=device).mean(0), hlam)
         heading_details = {"calibration_accuracy": float(arrays["acc:heading"]), "separation": hsep,
                            "footage": dict(FOOTAGE) if "heading_footage" in parts else None,
-                           "started_from": parts["heading"]["start"],
+                           "tensors_from_partnet": int(arrays["heading_start_tensors"]),
                            "pull": hlam, "used": coarse is not None,
                            "quadrants": dict(zip(heading.QUADRANT_NAMES, map(float, coarse))) if coarse is not None else None}
     costs["people_target"] = time.perf_counter() - t0
