@@ -32,7 +32,9 @@ estimates the person attributes (viewpoint and the 13 id attributes) so:
    cannot tell apart (columns of C alike) near uniform. A classifier whose
    confusion columns hardly differ (SEPARATION) is not used: that attribute
    keeps the `gatys` V* (viewpoint: the heading classifier's quadrants, when
-   its own sectors cannot tell).
+   its own sectors cannot tell). Viewpoint's four quadrants get their masses
+   from the heading classifier (benchmark.aost.heading) by the same BBSE; the
+   twelve sectors only share each quadrant's mass out (viewpoint_shift).
 
 Only the labeled source and the target's image files are read; never the
 target's labels or a twin's prior. The trained classifier and C are cached
@@ -578,7 +580,7 @@ def estimate_people(source: Dataset, target: Dataset, profile, *, seed: int = 0,
         if hsep >= SEPARATION:  # else the sectors' own quadrants (viewpoint_shift) decide
             coarse = label_shift(hc, heading.predict_heading(hnet.eval(), x, device=device).mean(0), hlam)
         heading_details = {"calibration_accuracy": float(arrays["acc:heading"]), "separation": hsep,
-                           "footage": dict(FOOTAGE) if "heading_footage" in parts else None,
+                           "footage": dict(FOOTAGE) if footage else None,
                            "tensors_from_partnet": int(arrays["heading_start_tensors"]),
                            "pull": hlam, "used": coarse is not None,
                            "quadrants": dict(zip(heading.QUADRANT_NAMES, map(float, coarse))) if coarse is not None else None}
