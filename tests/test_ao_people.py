@@ -134,6 +134,10 @@ def test_people_recovers_a_skewed_clothing_colour_better_than_uniform(skewed):
     assert "calibration_accuracy" in found.details["people_heading"]  # the heading classifier ran and was calibrated
     assert found.details["people_heading"]["footage"] == FOOTAGE  # a rendered source: it learnt on footage, and says so
     assert found.details["people_heading"]["tensors_from_partnet"] == 30  # five convs and batch norms, as it says
+    heading = found.details["people_heading"]
+    assert heading["refined_by_diagonals"] == (heading["diagonals"] is not None and heading["quadrants"] is not None
+                                              and sum(v * v for v in heading["diagonals"].values())
+                                              > sum(v * v for v in heading["quadrants"].values()))
     assert set(found.v_star) >= {"weather", "illumination", "scene", "viewpoint"}
 
 
@@ -199,6 +203,42 @@ def test_heading_quadrants_agree_with_the_sectors_and_mirror():
     assert (QUADRANTS[MIRROR.numpy()[sectors]].argmax(1) == MIRROR_QUADRANT.numpy()[quads]).all()
 
 
+def test_diagonal_quadrants_are_turned_45_degrees_and_mirror():
+    from benchmark.aost.heading import MIRROR_DIAGONAL, diagonal_labels
+
+    codes = np.arange(1, 37)
+    y = diagonal_labels(codes)
+    assert np.allclose(y.sum(1), 1.0) and np.allclose(y.sum(0), 9.0)  # each diagonal quadrant holds 90 deg
+    assert np.allclose(y[27], [0.5, 0, 0, 0.5])  # 0 deg (front) lies on front-right's and front-left's edge
+    assert np.allclose(y[4], [0, 1, 0, 0])  # 130 deg: back-right
+    mirrored = (((360 - (90 + 10 * (codes - 1))) % 360 - 90) % 360) // 10 + 1  # heading a -> -a
+    assert np.allclose(diagonal_labels(mirrored), y[:, MIRROR_DIAGONAL.numpy()])
+
+
+def test_the_diagonals_place_mass_on_the_axis_quadrants_edges_and_stay_out_near_the_axes():
+    """Headings at 135 and 315 deg: the axis quadrants look even and their shape inside each quadrant is
+    flat; the sharp diagonal estimate moves the mass to the right side of each edge. A right-profile
+    target with a diagonal estimate that leans front (the error measured on profiles) keeps `p`."""
+    from benchmark.aost.heading import AXIS_OF_CODE, DIAGONAL_OF_CODE, refine_with_diagonals
+
+    angle = (90 + 10 * np.arange(36)) % 360
+    def peaks(*centres):
+        d = np.min([np.minimum(np.abs(angle - c), 360 - np.abs(angle - c)) for c in centres], 0)
+        p = np.exp(-0.5 * (d / 20.0) ** 2)
+        return p / p.sum()
+
+    truth = peaks(135, 315)
+    flat = AXIS_OF_CODE @ (AXIS_OF_CODE.T @ truth) / 9  # right masses, even inside each quadrant
+    refined = refine_with_diagonals(flat, AXIS_OF_CODE.T @ truth, DIAGONAL_OF_CODE.T @ truth)
+    assert total_variation(refined, truth) < 0.5 * total_variation(flat, truth)
+    assert np.allclose(AXIS_OF_CODE.T @ refined, AXIS_OF_CODE.T @ truth, atol=0.02)
+    profile = peaks(90)
+    p = AXIS_OF_CODE @ (AXIS_OF_CODE.T @ profile) / 9
+    leaning = np.array([0.8, 0.2, 0.0, 0.0])  # front-right over back-right
+    assert refine_with_diagonals(p, AXIS_OF_CODE.T @ profile, leaning) is p
+    assert refine_with_diagonals(p, AXIS_OF_CODE.T @ profile, None) is p
+
+
 def test_the_confusion_is_taken_under_the_targets_environment():
     """A classifier that tells front from back by day and swaps them at night: weighted to a night target's
     illumination, BBSE finds the night target's backs; over the source's balanced light it cannot."""
@@ -255,16 +295,17 @@ def test_the_heading_net_reads_a_mirror_image_as_the_mirrored_heading():
     """Averaged with the mirror image, a left/right bias of the net cannot shift the profiles' masses."""
     import torch
 
-    from benchmark.aost.heading import MIRROR_QUADRANT, HeadingNet, predict_heading
+    from benchmark.aost.heading import AXES, DIAGONALS, MIRROR_DIAGONAL, MIRROR_QUADRANT, HeadingNet, predict_heading
 
     torch.manual_seed(0)
     net = HeadingNet().eval()
-    with torch.no_grad():
-        net.head.bias.copy_(torch.tensor([0.0, 2.0, 0.0, -2.0]))  # a strong bias to the right profile
+    with torch.no_grad():  # a strong bias to the right profile, and to the front-right diagonal
+        net.head.bias.copy_(torch.tensor([0.0, 2.0, 0.0, -2.0, 2.0, 0.0, 0.0, -2.0]))
     x = torch.randn(6, 3, 64, 32)
     p, pm = predict_heading(net, x), predict_heading(net, x.flip(3))
-    assert np.allclose(pm, p[:, MIRROR_QUADRANT.numpy()], atol=1e-6)
-    assert np.allclose(p.sum(1), 1.0)
+    assert np.allclose(pm[:, AXES], p[:, AXES][:, MIRROR_QUADRANT.numpy()], atol=1e-6)
+    assert np.allclose(pm[:, DIAGONALS], p[:, DIAGONALS][:, MIRROR_DIAGONAL.numpy()], atol=1e-6)
+    assert np.allclose(p[:, AXES].sum(1), 1.0) and np.allclose(p[:, DIAGONALS].sum(1), 1.0)
 
 
 def test_the_heading_net_starts_from_the_attribute_nets_first_layers():

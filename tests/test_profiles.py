@@ -135,3 +135,21 @@ def test_resolving_and_keying_need_no_torch():
     root = Path(__file__).resolve().parent.parent
     res = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stderr
+
+
+def test_perf_runs_at_the_profiles_threads_and_gives_the_count_back():
+    """perf ao / ao-recovery measure what a run of the profile would do: the cpu profile's one thread."""
+    import torch
+
+    from benchmark.profiles import get_profile, torch_threads
+
+    before = torch.get_num_threads()
+    cpu = get_profile("cpu").with_(threads=before + 1)
+    with torch_threads(cpu, "cpu"):
+        assert torch.get_num_threads() == before + 1
+    assert torch.get_num_threads() == before
+    with torch_threads(cpu, "cuda"), torch_threads(cpu.with_(threads=0), "cpu"):
+        assert torch.get_num_threads() == before  # a GPU run, or torch's default, leaves it alone
+    with pytest.raises(RuntimeError), torch_threads(cpu, "cpu"):
+        raise RuntimeError("a failed measurement")
+    assert torch.get_num_threads() == before

@@ -1,4 +1,4 @@
-"""The heading classifier of the `people` AO method: which way a person faces, in four quadrants.
+"""The heading classifier of the `people` AO method: which way a person faces, in two sets of four quadrants.
 
 People's multi-head PartNet reads viewpoint from coarse pixels and tells the
 quadrants apart poorly (its 4x4 confusion has 0.31-0.34 on the diagonal). A
@@ -6,8 +6,14 @@ small conv net of its own, trained on the same rendered source images, the
 same random cameras and mirrored images with the mirrored quadrant, learns
 the cues a heading leaves at 64x32 (the body's width, face or hair, the lean)
 and reaches about 0.6 calibration accuracy on the quadrants of footage-like renders (PERFORMANCE.md). It
-starts from PartNet's first layers (start_from). Its BBSE estimate gives each quadrant its mass; the twelve
-viewpoint sectors share it out (people.viewpoint_shift).
+starts from PartNet's first layers (start_from).
+
+It has two heads over the same features: the axis quadrants (front, right profile, back, left profile)
+and the diagonal ones, turned 45 degrees. A heading on one set's boundary is in the middle of a quadrant
+of the other: each set reads best the headings the other reads worst. The axis BBSE estimate gives each
+quadrant its mass, the twelve viewpoint sectors share it out (people.viewpoint_shift), and where the
+target's headings fall in the middle of the diagonal quadrants the diagonal estimate moves the mass
+inside the axis quadrants (refine_with_diagonals).
 """
 from __future__ import annotations
 
@@ -16,22 +22,44 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from benchmark.attributes import BY_NAME
+
 QUADRANT_NAMES = ("front", "right profile", "back", "left profile")  # centred on 0, 90, 180, 270 deg
-MIRROR_QUADRANT = torch.tensor([0, 3, 2, 1])  # a mirrored image: left and right profile swap
+DIAGONAL_NAMES = ("front-right", "back-right", "back-left", "front-left")  # centred on 45, 135, 225, 315 deg
+MIRROR_QUADRANT = torch.tensor([0, 3, 2, 1])  # a mirrored image (heading a -> -a): left and right profile swap
+MIRROR_DIAGONAL = torch.tensor([3, 2, 1, 0])  # 45 <-> 315, 135 <-> 225
+AXES, DIAGONALS = slice(0, 4), slice(4, 8)  # the two heads' columns in the net's output
 WIDTHS = (16, 32, 64)
 EPOCHS = 14
 BATCH = 64
 LR = 3e-3
+DIAGONAL_PULL = 0.1  # towards the axis estimate's own shape, when the diagonals refine it (0.02-0.5 measured alike)
+
+
+def _angle(codes: np.ndarray) -> np.ndarray:
+    """Degrees of 1-based FineGPR viewpoint codes (code k is (90 + 10 (k - 1)) mod 360 deg)."""
+    return (90 + 10 * (np.asarray(codes) - 1)) % 360
 
 
 def quadrant_of(codes: np.ndarray) -> np.ndarray:
-    """0-based quadrant of 1-based FineGPR viewpoint codes (code k is (90 + 10 (k - 1)) mod 360 deg)."""
-    angle = (90 + 10 * (np.asarray(codes) - 1)) % 360
-    return ((angle + 45) % 360) // 90
+    """0-based axis quadrant of 1-based FineGPR viewpoint codes."""
+    return ((_angle(codes) + 45) % 360) // 90
+
+
+def diagonal_labels(codes: np.ndarray) -> np.ndarray:
+    """[n, 4] diagonal quadrant of each code as a distribution: the codes at 0, 90, 180 and 270 deg lie on
+    two quadrants' common edge and count half to each (so a mirror image keeps its label's mirror)."""
+    angle = _angle(codes)
+    on_edge = angle % 90 == 0
+    y = np.zeros((len(angle), 4))
+    y[np.arange(len(angle)), angle // 90] += np.where(on_edge, 0.5, 1.0)
+    y[np.flatnonzero(on_edge), (angle[on_edge] // 90 - 1) % 4] += 0.5
+    return y
 
 
 class HeadingNet(nn.Module):
-    """Three conv stages, averaged over a 4 x 2 grid (heights x left/right halves), one linear layer."""
+    """Three conv stages, averaged over a 4 x 2 grid (heights x left/right halves), one linear layer that
+    gives the axis quadrants' logits (AXES) and the diagonal ones' (DIAGONALS)."""
 
     def __init__(self):
         super().__init__()
@@ -42,7 +70,7 @@ class HeadingNet(nn.Module):
                        nn.MaxPool2d(2)]
             c = w
         self.body = nn.Sequential(*layers)
-        self.head = nn.Linear(c * 8, len(QUADRANT_NAMES))
+        self.head = nn.Linear(c * 8, len(QUADRANT_NAMES) + len(DIAGONAL_NAMES))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(F.adaptive_avg_pool2d(self.body(x), (4, 2)).flatten(1))
@@ -63,9 +91,9 @@ def start_from(net: HeadingNet, body: nn.Module) -> int:
 
 def train_heading(images: torch.Tensor, codes: np.ndarray, seed: int, device: str = "cpu",
                   start: nn.Module | None = None) -> tuple[HeadingNet, int]:
-    """Fit HeadingNet on uint8 images and their 1-based viewpoint codes, a random camera per image;
-    `start`: a trained body to take the first layers from (start_from). Returns the net and how many
-    tensors it took from `start`."""
+    """Fit HeadingNet on uint8 images and their 1-based viewpoint codes, a random camera per image, both
+    heads at once; `start`: a trained body to take the first layers from (start_from). Returns the net
+    and how many tensors it took from `start`."""
     from benchmark.aost.people import camera_batches, descend
 
     torch.manual_seed(seed + 11)
@@ -73,26 +101,69 @@ def train_heading(images: torch.Tensor, codes: np.ndarray, seed: int, device: st
     net = HeadingNet()
     copied = start_from(net, start) if start is not None else 0
     net = net.to(device, memory_format=torch.channels_last)  # measured: about a quarter faster on the CPU
-    labels = torch.as_tensor(quadrant_of(codes), dtype=torch.long)
+    axis = torch.as_tensor(quadrant_of(codes), dtype=torch.long)
+    diagonal = torch.as_tensor(diagonal_labels(codes), dtype=torch.float32)
     opt = torch.optim.Adam(net.parameters(), lr=LR, weight_decay=1e-4)
     per_epoch = max(1, -(-len(images) // BATCH))
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=LR, total_steps=EPOCHS * per_epoch, pct_start=0.2)
     net.train()
     for idx, x, flip in camera_batches(images, EPOCHS, BATCH, gen):
-        y = torch.where(flip, MIRROR_QUADRANT[labels[idx]], labels[idx])
-        descend(opt, sched, F.cross_entropy(net(x.to(device, memory_format=torch.channels_last)), y.to(device)))
+        a = torch.where(flip, MIRROR_QUADRANT[axis[idx]], axis[idx])
+        d = torch.where(flip.view(-1, 1), diagonal[idx][:, MIRROR_DIAGONAL], diagonal[idx])
+        out = net(x.to(device, memory_format=torch.channels_last))
+        descend(opt, sched, F.cross_entropy(out[:, AXES], a.to(device)) + F.cross_entropy(out[:, DIAGONALS], d.to(device)))
     return net.cpu().to(memory_format=torch.contiguous_format).eval(), copied
 
 
 @torch.no_grad()
 def predict_heading(net: HeadingNet, x: torch.Tensor, batch: int = 256, device: str = "cpu") -> np.ndarray:
-    """Softmax over the quadrants of normalised images, averaged with their mirror images' (profiles
-    swapped back): [n, 4]. A person and their mirror image are the same evidence, so the estimate does
-    not depend on a left/right bias the net picked up in training."""
+    """Per normalised image, the softmax over the axis quadrants (columns AXES) and over the diagonal ones
+    (DIAGONALS), each averaged with the mirror image's (mirrored back): [n, 8]. A person and their mirror
+    image are the same evidence, so the estimate does not depend on a left/right bias the net picked up
+    in training."""
     net.to(device)
+    back = torch.cat([MIRROR_QUADRANT, 4 + MIRROR_DIAGONAL]).to(device)
     out = []
     for i in range(0, len(x), batch):
         xb = x[i : i + batch].to(device)
-        p, mirrored = F.softmax(net(xb), 1), F.softmax(net(xb.flip(3)), 1)
-        out.append((0.5 * (p + mirrored[:, MIRROR_QUADRANT.to(device)])).cpu())
+        logits, mirrored = net(xb), net(xb.flip(3))[:, back]
+        p = torch.cat([0.5 * (F.softmax(logits[:, h], 1) + F.softmax(mirrored[:, h], 1)) for h in (AXES, DIAGONALS)], 1)
+        out.append(p.cpu())
     return torch.cat(out).double().numpy()
+
+
+def soft_confusion(probs: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """C[j, y] = mean softmax_j over the images, each weighted by its label's share of class y ([n, k] labels)."""
+    mass = labels.sum(0)
+    return np.where(mass > 0, probs.T @ labels / np.maximum(mass, 1e-12), 1.0 / labels.shape[1])
+
+
+def sharpness(q: np.ndarray) -> float:
+    """sum q^2: 1 for one quadrant, 1/4 for even."""
+    return float(np.square(q).sum())
+
+
+def diagonals_are_sharper(axis: np.ndarray | None, diagonal: np.ndarray | None) -> bool:
+    """Whether the target's headings lie nearer the diagonal quadrants' middles than the axis ones'."""
+    return axis is not None and diagonal is not None and sharpness(diagonal) > sharpness(axis)
+
+
+CODES = np.arange(1, BY_NAME["viewpoint"].n + 1)
+AXIS_OF_CODE = np.eye(4)[quadrant_of(CODES)]  # [36, 4]
+DIAGONAL_OF_CODE = diagonal_labels(CODES)  # [36, 4]
+
+
+def refine_with_diagonals(p: np.ndarray, axis: np.ndarray | None, diagonal: np.ndarray | None) -> np.ndarray:
+    """Where the diagonal estimate is the sharper, the 36-code viewpoint distribution nearest `p` whose
+    axis and diagonal quadrant masses best match both estimates (least squares on the simplex); else `p`.
+
+    Headings near the axis quadrants' edges (diagonals) give even-looking axis masses that cannot say on
+    which side of the edge they lie; the diagonal head sees them in its quadrants' middles. Near the axes
+    the diagonal head must tell a profile's slight front from its slight back, and there it erred
+    (measured on profile targets: PERFORMANCE.md), so it is not used there."""
+    from benchmark.aost.people import label_shift
+
+    if not diagonals_are_sharper(axis, diagonal):
+        return p
+    system = np.vstack([AXIS_OF_CODE.T, DIAGONAL_OF_CODE.T])
+    return label_shift(system, np.concatenate([axis, diagonal]), DIAGONAL_PULL, toward=p)

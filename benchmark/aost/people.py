@@ -34,7 +34,9 @@ estimates the person attributes (viewpoint and the 13 id attributes) so:
    keeps the `gatys` V* (viewpoint: the heading classifier's quadrants, when
    its own sectors cannot tell). Viewpoint's four quadrants get their masses
    from the heading classifier (benchmark.aost.heading) by the same BBSE; the
-   twelve sectors only share each quadrant's mass out (viewpoint_shift).
+   twelve sectors only share each quadrant's mass out (viewpoint_shift). Where
+   the heading classifier's diagonal quadrants (turned 45 degrees) give the
+   sharper estimate, it moves mass inside the quadrants (refine_with_diagonals).
 
 Only the labeled source and the target's image files are read; never the
 target's labels or a twin's prior. The trained classifier and C are cached
@@ -77,7 +79,7 @@ SHARED_CAMERAS = 4  # one-camera passes over the calibration images: how far a c
 SIGNAL = 0.1  # the expected |q - uniform|^2 of a target that departs from uniform
 MIN_PULL = 1e-3
 SECTOR_SHAPE = 0.75  # inside a quadrant, how much of the sectors' own shape is kept (the rest: even); 0.5-1.0 measured
-CODE_VERSION = 12  # bump when training, calibration or the cached arrays change (the cache key); 11-12: the heading net starts from PartNet's layers
+CODE_VERSION = 13  # bump when training, calibration or the cached arrays change (the cache key); 13: the heading net's diagonal head
 
 
 # --- images --------------------------------------------------------------------------------
@@ -501,7 +503,10 @@ def estimate_people(source: Dataset, target: Dataset, profile, *, seed: int = 0,
     parts = {"what": "people-classifier", "version": CODE_VERSION, "source": source.key,
              "fingerprint": fingerprint(source), "n": n, "seed": seed, "attributes": list(attributes),
              "input": list(INPUT), "epochs": EPOCHS, "widths": list(WIDTHS), "device": device,
-             "heading": {"widths": list(heading.WIDTHS), "epochs": heading.EPOCHS, "start": "partnet-body"}
+             # trained nets repeat at a fixed thread count only: a cache from another count is another result
+             "threads": torch.get_num_threads() if str(device).startswith("cpu") else None,
+             "heading": {"widths": list(heading.WIDTHS), "epochs": heading.EPOCHS, "start": "partnet-body",
+                         "heads": ["quadrants", "diagonals"]}
              if "viewpoint" in attributes else None}
     if is_rendered_source(source):
         from benchmark.synth import ENGINE_VERSION
@@ -547,11 +552,14 @@ def estimate_people(source: Dataset, target: Dataset, profile, *, seed: int = 0,
             hp = heading.predict_heading(hnet, random_camera(seen[cal], gen), device=device)
             hmus = np.stack([heading.predict_heading(hnet, random_camera(seen[cal], gen, shared=True),
                                                      device=device).mean(0) for _ in range(SHARED_CAMERAS)])
-            quads = heading.quadrant_of(vp[cal])
+            quads, diagonals = heading.quadrant_of(vp[cal]), heading.diagonal_labels(vp[cal])
             out.update({f"h:{k}": v.detach().numpy() for k, v in hnet.state_dict().items()})
-            out["p:heading"], out["y:heading"] = hp, quads + 1
-            out["acc:heading"] = np.asarray(float((hp.argmax(1) == quads).mean()))
-            out["noise:heading"] = camera_noise(hmus)
+            out["p:heading"], out["y:heading"] = hp[:, heading.AXES], quads + 1
+            out["acc:heading"] = np.asarray(float((hp[:, heading.AXES].argmax(1) == quads).mean()))
+            out["noise:heading"] = camera_noise(hmus[:, heading.AXES])
+            out["p:diagonal"], out["y:diagonal"] = hp[:, heading.DIAGONALS], diagonals
+            out["acc:diagonal"] = np.asarray(float(diagonals[np.arange(len(cal)), hp[:, heading.DIAGONALS].argmax(1)].mean()))
+            out["noise:diagonal"] = camera_noise(hmus[:, heading.DIAGONALS])
             timings["people_heading_seconds"] = time.perf_counter() - t
         return out
 
@@ -564,7 +572,7 @@ def estimate_people(source: Dataset, target: Dataset, profile, *, seed: int = 0,
     timgs = target_images(target, TARGET_PER_TARGET_IMAGE * profile.ao_target_images, seed)
     x = plain(_read(timgs))
     probs = predict(net, x, device=device)
-    coarse, heading_details = None, {}
+    coarse, diagonal, heading_details = None, None, {}
     w = environment_weights({e: arrays[f"env:{e}"] for e in ENV_WEIGHTED if f"env:{e}" in arrays}, environment)
 
     def conf(name: str, n_cls: int) -> np.ndarray:  # viewpoint: over the balanced environment (see ENV_WEIGHTED)
@@ -576,14 +584,22 @@ def estimate_people(source: Dataset, target: Dataset, profile, *, seed: int = 0,
         hnet.load_state_dict({k[2:]: torch.from_numpy(np.array(v)) for k, v in arrays.items() if k.startswith("h:")})
         hc = conf("heading", len(heading.QUADRANT_NAMES))
         hlam = pull(float(arrays["noise:heading"]), len(timgs))
-        hsep = separation(hc)
+        dc = heading.soft_confusion(np.asarray(arrays["p:diagonal"]), np.asarray(arrays["y:diagonal"]))
+        dlam = pull(float(arrays["noise:diagonal"]), len(timgs))
+        hsep, dsep = separation(hc), separation(dc)
+        mu_heading = heading.predict_heading(hnet.eval(), x, device=device).mean(0)
         if hsep >= SEPARATION:  # else the sectors' own quadrants (viewpoint_shift) decide
-            coarse = label_shift(hc, heading.predict_heading(hnet.eval(), x, device=device).mean(0), hlam)
+            coarse = label_shift(hc, mu_heading[heading.AXES], hlam)
+            if dsep >= SEPARATION:
+                diagonal = label_shift(dc, mu_heading[heading.DIAGONALS], dlam)
         heading_details = {"calibration_accuracy": float(arrays["acc:heading"]), "separation": hsep,
                            "footage": dict(FOOTAGE) if footage else None,
                            "tensors_from_partnet": int(arrays["heading_start_tensors"]),
                            "pull": hlam, "used": coarse is not None,
-                           "quadrants": dict(zip(heading.QUADRANT_NAMES, map(float, coarse))) if coarse is not None else None}
+                           "quadrants": dict(zip(heading.QUADRANT_NAMES, map(float, coarse))) if coarse is not None else None,
+                           "diagonal_calibration_accuracy": float(arrays["acc:diagonal"]), "diagonal_separation": dsep,
+                           "diagonals": dict(zip(heading.DIAGONAL_NAMES, map(float, diagonal))) if diagonal is not None else None,
+                           "refined_by_diagonals": heading.diagonals_are_sharper(coarse, diagonal)}
     costs["people_target"] = time.perf_counter() - t0
     estimates, per_attr = {}, {}
     for j, a in enumerate(attributes):
@@ -594,9 +610,11 @@ def estimate_people(source: Dataset, target: Dataset, profile, *, seed: int = 0,
         if sep >= SEPARATION:
             mu = probs[j].mean(0)
             q = viewpoint_shift(c, mu, lam, coarse) if a == "viewpoint" else label_shift(c, mu, lam)
-            estimates[a] = [float(x) for x in expand(a, q)]
+            codes = heading.refine_with_diagonals(expand(a, q), coarse, diagonal) if a == "viewpoint" else expand(a, q)
+            estimates[a] = [float(x) for x in codes]
         elif a == "viewpoint" and coarse is not None:  # the sectors cannot tell; the quadrants can
-            estimates[a] = [float(x) for x in expand(a, QUADRANTS @ (coarse / QUADRANTS.sum(0)))]
+            codes = heading.refine_with_diagonals(expand(a, QUADRANTS @ (coarse / QUADRANTS.sum(0))), coarse, diagonal)
+            estimates[a] = [float(x) for x in codes]
         per_attr[a] = {"calibration_accuracy": acc, "chance": chance, "separation": sep, "pull": lam,
                        "used": sep >= SEPARATION or a in estimates}
     details = {"people_attributes": list(attributes), "people_target_images": len(timgs),

@@ -22,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmark.profiles import AO_METHODS as AO_METHOD_NAMES, get_profile
+from benchmark.profiles import AO_METHODS as AO_METHOD_NAMES, get_profile, torch_threads
 
 SOURCE = "sim-finegpr"
 # the table's columns: single attributes, then groups (ratio of summed TVs)
@@ -46,6 +46,8 @@ def compare_recovery(targets, methods, seeds, profile_name: str = "cpu", *, data
 
     Every run dict carries its wall seconds and whether its features came from the cache ("warm").
     """
+    import torch
+
     from benchmark.aost.recovery import measure_recovery
 
     base = get_profile(profile_name)
@@ -55,8 +57,10 @@ def compare_recovery(targets, methods, seeds, profile_name: str = "cpu", *, data
         for name in targets:
             for s in seeds:
                 for m in methods:
-                    r = measure_recovery(name, base.with_(ao_method=m), data_root=root, seed=s, device=device,
-                                         cache_root=Path(cache or tmp) / f"cache-{m}")
+                    with torch_threads(base, device):  # as a run of the profile: its results are this one's
+                        r = measure_recovery(name, base.with_(ao_method=m), data_root=root, seed=s, device=device,
+                                             cache_root=Path(cache or tmp) / f"cache-{m}")
+                        r["torch_threads"] = torch.get_num_threads()
                     r["method"] = m
                     r["warm"] = any(r.get("cached", {}).values())
                     runs.append(r)
@@ -104,6 +108,8 @@ def summarise(runs: list[dict]) -> list[dict]:
 def time_ao(target: str, profile_name: str = "cpu", *, seed: int = 0, data_root: Path | None = None,
             budget: int | None = None, device: str = "cpu", method: str | None = None) -> dict:
     """Cold then warm AO run; returns the per-sub-stage seconds of both and the machine's context."""
+    import torch
+
     from benchmark.aost.ao import run_ao
     from benchmark.aost.recovery import ensure_twin, load_twin
 
@@ -121,10 +127,12 @@ def time_ao(target: str, profile_name: str = "cpu", *, seed: int = 0, data_root:
         twins_seconds = time.perf_counter() - t0
         source_ds, target_ds = load_twin(SOURCE, root), load_twin(target, root)
         cache = tmp_path / "cache"
-        cold = run_ao(source_ds, target_ds, profile, budget=budget, seed=seed, work_dir=tmp_path / "cold",
-                      device=device, cache_root=cache)
-        warm = run_ao(source_ds, target_ds, profile, budget=max(1, budget // 2), seed=seed, work_dir=tmp_path / "warm",
-                      device=device, cache_root=cache)
+        with torch_threads(profile, device):  # the stage's time in a run of the profile
+            cold = run_ao(source_ds, target_ds, profile, budget=budget, seed=seed, work_dir=tmp_path / "cold",
+                          device=device, cache_root=cache)
+            warm = run_ao(source_ds, target_ds, profile, budget=max(1, budget // 2), seed=seed,
+                          work_dir=tmp_path / "warm", device=device, cache_root=cache)
+            threads = torch.get_num_threads()
     return {
         "target": target, "profile": profile.name, "method": profile.ao_method, "budget": budget, "seed": seed,
         "cold": cold.costs, "warm": warm.costs, "warm_budget": max(1, budget // 2),
@@ -132,7 +140,7 @@ def time_ao(target: str, profile_name: str = "cpu", *, seed: int = 0, data_root:
         "probe_images": cold.details["probe_images"], "target_images": cold.details["target_images"],
         "probe_images_seconds": cold.details.get("probe_images_seconds"),
         "surrogate_r2": cold.surrogate_r2, "surrogate_d2": cold.details["surrogate_cv_d2"],
-        "cpus": os.cpu_count(), "load_average": os.getloadavg(),
+        "cpus": os.cpu_count(), "torch_threads": threads, "load_average": os.getloadavg(),
     }
 
 

@@ -20,6 +20,7 @@ No heavy imports here: the CLI resolves profiles before it imports torch.
 from __future__ import annotations
 
 import ast
+import contextlib
 import difflib
 import functools
 import importlib.util
@@ -410,6 +411,23 @@ def load_profile(ref: str | Profile, overrides: Mapping[str, Any] | Iterable[str
             raise _unknown(bad[0], "--set")
         prof = apply(prof, overrides, "--set")
     return prof
+
+
+@contextlib.contextmanager
+def torch_threads(profile: Profile, device: str = "cpu"):
+    """The block runs at the profile's torch CPU threads, as a run of it does (a CPU result repeats at a
+    fixed count only); the count before is restored after. Unchanged on a GPU or with threads = 0."""
+    if not profile.threads or not str(device).startswith("cpu"):
+        yield
+        return
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(profile.threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def get_profile(name: str) -> Profile:
