@@ -141,6 +141,20 @@ def test_people_recovers_a_skewed_clothing_colour_better_than_uniform(skewed):
     assert set(found.v_star) >= {"weather", "illumination", "scene", "viewpoint"}
 
 
+def test_people_estimates_the_environment_with_heads_of_its_own(skewed):
+    """Weather, illumination and scene come from the classifier's own heads by BBSE where they can tell
+    their classes apart (gatys's V* otherwise), and the record says which; the target's daylight is found."""
+    _, _, target, found = skewed
+    came_from = found.details["people_environment_from"]
+    assert set(came_from) == {"weather", "illumination", "scene"}
+    for e, origin in came_from.items():
+        assert origin == ("people" if found.details["people"][e]["used"] else "gatys")
+    assert came_from["illumination"] == "people"
+    prior = target.meta["twin"]["prior"]["illumination"]
+    uniform = np.full(len(prior), 1.0 / len(prior))
+    assert total_variation(found.v_star["illumination"], prior) < 0.7 * total_variation(uniform, prior)
+
+
 def test_people_is_deterministic_and_never_reads_the_targets_labels_or_prior(skewed, tmp_path):
     """The same seed in a fresh cache, on the target with every label scrambled and its twin prior removed."""
     from benchmark.aost.ao import optimise_attributes

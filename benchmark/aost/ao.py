@@ -119,10 +119,11 @@ def optimise_attributes(
     found.details["method"] = method
     if method == "gatys":
         return found
-    from benchmark.aost.people import ENV_FROM_GATYS, estimate_people
+    from benchmark.aost.people import ENVIRONMENT, estimate_people
 
-    # people: the environment as gatys found it, the person attributes from classifiers + label shift
-    environment = {a: found.v_star[a] for a in ENV_FROM_GATYS if a in found.v_star}
+    # people: the environment and the person attributes from classifiers + label shift; gatys's V* where a
+    # classifier cannot tell the classes apart
+    environment = {a: found.v_star[a] for a in ENVIRONMENT if a in found.v_star}
     people, details, costs = estimate_people(source, target, profile, seed=seed, target_images=target_images,
                                              environment=environment, cache_root=cache_root, device=device)
     v_star = {a: (people[a] if a in people else p) for a, p in found.v_star.items()}

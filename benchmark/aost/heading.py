@@ -111,7 +111,8 @@ def train_heading(images: torch.Tensor, codes: np.ndarray, seed: int, device: st
         a = torch.where(flip, MIRROR_QUADRANT[axis[idx]], axis[idx])
         d = torch.where(flip.view(-1, 1), diagonal[idx][:, MIRROR_DIAGONAL], diagonal[idx])
         out = net(x.to(device, memory_format=torch.channels_last))
-        descend(opt, sched, F.cross_entropy(out[:, AXES], a.to(device)) + F.cross_entropy(out[:, DIAGONALS], d.to(device)))
+        loss = F.cross_entropy(out[:, AXES], a.to(device)) + F.cross_entropy(out[:, DIAGONALS], d.to(device))
+        descend(opt, sched, loss)
     return net.cpu().to(memory_format=torch.contiguous_format).eval(), copied
 
 
@@ -127,8 +128,8 @@ def predict_heading(net: HeadingNet, x: torch.Tensor, batch: int = 256, device: 
     for i in range(0, len(x), batch):
         xb = x[i : i + batch].to(device)
         logits, mirrored = net(xb), net(xb.flip(3))[:, back]
-        p = torch.cat([0.5 * (F.softmax(logits[:, h], 1) + F.softmax(mirrored[:, h], 1)) for h in (AXES, DIAGONALS)], 1)
-        out.append(p.cpu())
+        both = [0.5 * (F.softmax(logits[:, h], 1) + F.softmax(mirrored[:, h], 1)) for h in (AXES, DIAGONALS)]
+        out.append(torch.cat(both, 1).cpu())
     return torch.cat(out).double().numpy()
 
 

@@ -2,10 +2,11 @@
 
 The paper's distances (method `gatys`, benchmark.aost.ao) compare whole
 images; in a re-ID crop the background and the light dominate those
-statistics, so they recover weather, illumination and scene but leave the
-person's own attributes (viewpoint, clothes) at uniform. This method keeps
-the `gatys` V* for the environment (weather, illumination, scene) and
-estimates the person attributes (viewpoint and the 13 id attributes) so:
+statistics, so they recover some of the weather, illumination and scene but
+leave the person's own attributes (viewpoint, clothes) at uniform. This
+method estimates the environment (weather, illumination, scene: heads of the
+same classifier, first) and the person attributes (viewpoint and the 13 id
+attributes) so, keeping the `gatys` V* for any it cannot tell apart:
 
 1. a balanced set of labeled source images (rendered for sim- sources, as the
    probe; the heading classifier's rendered again under random real-footage
@@ -21,8 +22,8 @@ estimates the person attributes (viewpoint and the 13 id attributes) so:
    linearly: the conv features, trained jointly, did not learn heading;
 3. the source confusion matrix C_a[j, y] = E[softmax_j | true class y] on the
    calibration part (the same random cameras), its images weighted to the
-   target's weather and illumination as `gatys` estimated them (a classifier
-   errs differently at night; environment_weights), and how far one camera
+   target's weather and illumination as the environment heads estimated them
+   (a classifier errs differently at night; environment_weights), and how far one camera
    alone moves the mean prediction of the calibration part (its labels fixed);
 4. the mean prediction mu_a on unlabeled target images. Under label shift
    (P(image | value) the same in both domains) mu_a = C_a q_a, so the target's
@@ -58,7 +59,7 @@ from benchmark.datasets.records import Dataset, Record
 if TYPE_CHECKING:
     from benchmark.aost.probe import StyleDraw
 
-ENV_FROM_GATYS = ("weather", "illumination", "scene")  # what whole-image statistics do see
+ENVIRONMENT = ("weather", "illumination", "scene")  # estimated first: the other heads' confusion is taken under it
 # The clothing and id heads' calibration is weighted to the target's weather and light (scene too leaves too
 # few images). Viewpoint's is not: over 12 sectors the weighted C was too noisy to help (PERFORMANCE.md).
 ENV_WEIGHTED = ("weather", "illumination")
@@ -79,7 +80,7 @@ SHARED_CAMERAS = 4  # one-camera passes over the calibration images: how far a c
 SIGNAL = 0.1  # the expected |q - uniform|^2 of a target that departs from uniform
 MIN_PULL = 1e-3
 SECTOR_SHAPE = 0.75  # inside a quadrant, how much of the sectors' own shape is kept (the rest: even); 0.5-1.0 measured
-CODE_VERSION = 13  # bump when training, calibration or the cached arrays change (the cache key); 13: the heading net's diagonal head
+CODE_VERSION = 14  # bump when training, calibration or the cached arrays change (the cache key); 13: the heading net's diagonal head; 14: environment heads
 
 
 # --- images --------------------------------------------------------------------------------
@@ -353,7 +354,7 @@ def environment_weights(env_codes: Mapping[str, np.ndarray], environment: Mappin
     calibration set does: prod_a V*_a(code) / share_a(code) over ENV_WEIGHTED (None without an environment).
 
     A classifier's errors depend on the light it looks at (at night black, gray and blue are confused far
-    more than by day), so C is taken under the target's environment as the `gatys` stage found it."""
+    more than by day), so C is taken under the target's environment as it was estimated."""
     if not environment:
         return None
     w = None
@@ -468,8 +469,12 @@ def pull(noise: float, n_target: int) -> float:
 # --- the method --------------------------------------------------------------------------------
 
 
+def _named(names: Sequence[str], q: np.ndarray | None) -> dict[str, float] | None:
+    return dict(zip(names, map(float, q))) if q is not None else None
+
+
 def people_attributes(attributes: Sequence[str]) -> tuple[str, ...]:
-    return tuple(a for a in attributes if a not in ENV_FROM_GATYS)
+    return tuple(a for a in attributes if a not in ENVIRONMENT)
 
 
 def _state_arrays(net: PartNet) -> dict[str, np.ndarray]:
@@ -488,8 +493,9 @@ def estimate_people(source: Dataset, target: Dataset, profile, *, seed: int = 0,
                     cache_root=None, device: str = "cpu") -> tuple[dict[str, list[float]], dict, dict[str, float]]:
     """Per person attribute, the target's distribution by BBSE: (estimates, details, costs in seconds).
 
-    environment: the target's weather and illumination as `gatys` estimated them; the confusion matrices
-    are then taken under that environment (environment_weights), else over the source's balanced one."""
+    environment: the target's weather, illumination and scene as `gatys` estimated them, kept for any
+    the environment heads cannot tell apart. The person heads' confusion matrices are taken under the
+    environment found (environment_weights), else over the source's balanced one."""
     from benchmark.aost import distances as dist
     from benchmark.aost import heading
     from benchmark.aost.probe import is_rendered_source, render_settings, renders_cells, searchable_attributes
@@ -497,11 +503,12 @@ def estimate_people(source: Dataset, target: Dataset, profile, *, seed: int = 0,
 
     searchable = searchable_attributes(source)
     attributes = people_attributes(searchable)
+    heads = attributes + tuple(a for a in ENVIRONMENT if a in searchable)  # PartNet's, one per attribute
     costs: dict[str, float] = {}  # disjoint, wall seconds
     timings: dict[str, float] = {}  # parts of costs["people_classifier"] when it was computed
     n = max(40, TRAIN_PER_PROBE * profile.ao_probe)
     parts = {"what": "people-classifier", "version": CODE_VERSION, "source": source.key,
-             "fingerprint": fingerprint(source), "n": n, "seed": seed, "attributes": list(attributes),
+             "fingerprint": fingerprint(source), "n": n, "seed": seed, "attributes": list(heads),
              "input": list(INPUT), "epochs": EPOCHS, "widths": list(WIDTHS), "device": device,
              # trained nets repeat at a fixed thread count only: a cache from another count is another result
              "threads": torch.get_num_threads() if str(device).startswith("cpu") else None,
@@ -519,13 +526,13 @@ def estimate_people(source: Dataset, target: Dataset, profile, *, seed: int = 0,
     def compute(partial) -> dict[str, np.ndarray]:  # minutes of training: nothing partial to resume from
         t = time.perf_counter()
         images, all_codes, names = source_images(source, n, seed)
-        codes = all_codes[:, [names.index(a) for a in attributes]]
+        codes = all_codes[:, [names.index(a) for a in heads]]
         timings["people_images_seconds"] = time.perf_counter() - t
         t = time.perf_counter()
         split = np.random.default_rng([seed, 0xCA1]).permutation(len(images))
         n_cal = max(1, int(round(CALIBRATION_SHARE * len(images))))
         cal, tr = np.sort(split[:n_cal]), np.sort(split[n_cal:])
-        net = train_classifier(images[tr], codes[tr], attributes, seed, device=device)
+        net = train_classifier(images[tr], codes[tr], heads, seed, device=device)
         timings["people_train_seconds"] = time.perf_counter() - t
         t = time.perf_counter()
         gen = torch.Generator().manual_seed(seed + 2)
@@ -533,10 +540,7 @@ def estimate_people(source: Dataset, target: Dataset, profile, *, seed: int = 0,
         shared = [predict(net, random_camera(images[cal], gen, shared=True), device=device)
                   for _ in range(SHARED_CAMERAS)]
         out = _state_arrays(net.cpu())
-        for e in ENV_WEIGHTED:  # C is weighted to the target's environment at estimate time
-            if e in names:
-                out[f"env:{e}"] = all_codes[cal, names.index(e)]
-        for j, a in enumerate(attributes):
+        for j, a in enumerate(heads):
             labels = classes_of(a, codes[cal, j])
             out[f"p:{a}"], out[f"y:{a}"] = probs[j], labels + 1
             out[f"acc:{a}"] = np.asarray(float((probs[j].argmax(1) == labels).mean()))
@@ -544,7 +548,7 @@ def estimate_people(source: Dataset, target: Dataset, profile, *, seed: int = 0,
         timings["people_calibration_seconds"] = time.perf_counter() - t
         if "viewpoint" in attributes:
             t = time.perf_counter()
-            vp = codes[:, attributes.index("viewpoint")]
+            vp = codes[:, heads.index("viewpoint")]
             seen = source_images(source, n, seed, restyle=random_footage)[0] if footage else images
             hnet, copied = heading.train_heading(seen[tr], vp[tr], seed, device=device, start=net.body)
             out["heading_start_tensors"] = np.asarray(copied)
@@ -558,7 +562,8 @@ def estimate_people(source: Dataset, target: Dataset, profile, *, seed: int = 0,
             out["acc:heading"] = np.asarray(float((hp[:, heading.AXES].argmax(1) == quads).mean()))
             out["noise:heading"] = camera_noise(hmus[:, heading.AXES])
             out["p:diagonal"], out["y:diagonal"] = hp[:, heading.DIAGONALS], diagonals
-            out["acc:diagonal"] = np.asarray(float(diagonals[np.arange(len(cal)), hp[:, heading.DIAGONALS].argmax(1)].mean()))
+            read = hp[:, heading.DIAGONALS].argmax(1)  # right when the label gives it weight (half on an edge)
+            out["acc:diagonal"] = np.asarray(float(diagonals[np.arange(len(cal)), read].mean()))
             out["noise:diagonal"] = camera_noise(hmus[:, heading.DIAGONALS])
             timings["people_heading_seconds"] = time.perf_counter() - t
         return out
@@ -566,23 +571,36 @@ def estimate_people(source: Dataset, target: Dataset, profile, *, seed: int = 0,
     t0 = time.perf_counter()
     arrays, cached = dist.load_or_compute("people", parts, compute, cache_root)
     costs["people_classifier"] = time.perf_counter() - t0
-    net = _load_net(arrays, attributes)
+    net = _load_net(arrays, heads)
 
     t0 = time.perf_counter()
     timgs = target_images(target, TARGET_PER_TARGET_IMAGE * profile.ao_target_images, seed)
     x = plain(_read(timgs))
-    probs = predict(net, x, device=device)
-    coarse, diagonal, heading_details = None, None, {}
-    w = environment_weights({e: arrays[f"env:{e}"] for e in ENV_WEIGHTED if f"env:{e}" in arrays}, environment)
+    probs = dict(zip(heads, predict(net, x, device=device)))
+    estimates, per_attr = {}, {}
 
-    def conf(name: str, n_cls: int) -> np.ndarray:  # viewpoint: over the balanced environment (see ENV_WEIGHTED)
-        weights = None if name in ("heading", "viewpoint") else w
-        return confusion(np.asarray(arrays[f"p:{name}"]), np.asarray(arrays[f"y:{name}"]), n_cls, weights)
+    def solve(a: str, weights: np.ndarray | None, shift=label_shift) -> np.ndarray | None:
+        """BBSE of attribute a's classes on the target (None when its head cannot tell them apart); its
+        calibration figures go to per_attr."""
+        c = confusion(np.asarray(arrays[f"p:{a}"]), np.asarray(arrays[f"y:{a}"]), n_classes(a), weights)
+        lam, sep = pull(float(arrays[f"noise:{a}"]), len(timgs)), separation(c)
+        per_attr[a] = {"calibration_accuracy": float(arrays[f"acc:{a}"]), "chance": 1.0 / n_classes(a),
+                       "separation": sep, "pull": lam, "used": sep >= SEPARATION}
+        return shift(c, probs[a].mean(0), lam) if sep >= SEPARATION else None
+
+    # the environment first, over the source's balanced one; `gatys`'s where a head cannot tell
+    light = dict(environment or {})
+    for a in heads[len(attributes):]:
+        q = solve(a, None)
+        if q is not None:
+            estimates[a] = light[a] = [float(v) for v in q]
+    w = environment_weights({e: arrays[f"y:{e}"] for e in ENV_WEIGHTED if f"y:{e}" in arrays}, light)
+    coarse, diagonal, heading_details = None, None, {}
 
     if "p:heading" in arrays:  # the heading classifier's quadrant estimate: the prior of viewpoint's sectors
         hnet = heading.HeadingNet()
         hnet.load_state_dict({k[2:]: torch.from_numpy(np.array(v)) for k, v in arrays.items() if k.startswith("h:")})
-        hc = conf("heading", len(heading.QUADRANT_NAMES))
+        hc = confusion(np.asarray(arrays["p:heading"]), np.asarray(arrays["y:heading"]), len(heading.QUADRANT_NAMES))
         hlam = pull(float(arrays["noise:heading"]), len(timgs))
         dc = heading.soft_confusion(np.asarray(arrays["p:diagonal"]), np.asarray(arrays["y:diagonal"]))
         dlam = pull(float(arrays["noise:diagonal"]), len(timgs))
@@ -596,30 +614,28 @@ def estimate_people(source: Dataset, target: Dataset, profile, *, seed: int = 0,
                            "footage": dict(FOOTAGE) if footage else None,
                            "tensors_from_partnet": int(arrays["heading_start_tensors"]),
                            "pull": hlam, "used": coarse is not None,
-                           "quadrants": dict(zip(heading.QUADRANT_NAMES, map(float, coarse))) if coarse is not None else None,
+                           "quadrants": _named(heading.QUADRANT_NAMES, coarse),
                            "diagonal_calibration_accuracy": float(arrays["acc:diagonal"]), "diagonal_separation": dsep,
-                           "diagonals": dict(zip(heading.DIAGONAL_NAMES, map(float, diagonal))) if diagonal is not None else None,
+                           "diagonals": _named(heading.DIAGONAL_NAMES, diagonal),
                            "refined_by_diagonals": heading.diagonals_are_sharper(coarse, diagonal)}
     costs["people_target"] = time.perf_counter() - t0
-    estimates, per_attr = {}, {}
-    for j, a in enumerate(attributes):
-        c = conf(a, n_classes(a))
-        acc, chance = float(arrays[f"acc:{a}"]), 1.0 / n_classes(a)
-        lam = pull(float(arrays[f"noise:{a}"]), len(timgs))
-        sep = separation(c)
-        if sep >= SEPARATION:
-            mu = probs[j].mean(0)
-            q = viewpoint_shift(c, mu, lam, coarse) if a == "viewpoint" else label_shift(c, mu, lam)
-            codes = heading.refine_with_diagonals(expand(a, q), coarse, diagonal) if a == "viewpoint" else expand(a, q)
-            estimates[a] = [float(x) for x in codes]
-        elif a == "viewpoint" and coarse is not None:  # the sectors cannot tell; the quadrants can
-            codes = heading.refine_with_diagonals(expand(a, QUADRANTS @ (coarse / QUADRANTS.sum(0))), coarse, diagonal)
-            estimates[a] = [float(x) for x in codes]
-        per_attr[a] = {"calibration_accuracy": acc, "chance": chance, "separation": sep, "pull": lam,
-                       "used": sep >= SEPARATION or a in estimates}
-    details = {"people_attributes": list(attributes), "people_target_images": len(timgs),
+    for a in attributes:  # viewpoint over the balanced environment (see ENV_WEIGHTED)
+        if a != "viewpoint":
+            q = solve(a, w)
+            if q is not None:
+                estimates[a] = [float(v) for v in q]
+            continue
+        q = solve(a, None, lambda c, mu, lam: viewpoint_shift(c, mu, lam, coarse))
+        if q is None and coarse is not None:  # the sectors cannot tell; the quadrants can
+            q = QUADRANTS @ (coarse / QUADRANTS.sum(0))
+            per_attr[a]["used"] = True
+        if q is not None:
+            estimates[a] = [float(v) for v in heading.refine_with_diagonals(expand(a, q), coarse, diagonal)]
+    details = {"people_attributes": list(heads), "people_target_images": len(timgs),
+               "people_environment_from": {e: "people" if e in estimates else "gatys" for e in ENVIRONMENT
+                                           if e in light},
                "people_source_images": n, "people_cached": cached, "people": per_attr,
                "people_calibration_weighted": w is not None,
-               "people_calibration_effective_images": effective_size(w, len(arrays[f"y:{attributes[0]}"]) if attributes else 0),
+               "people_calibration_effective_images": effective_size(w, len(arrays[f"y:{heads[0]}"]) if heads else 0),
                "people_heading": heading_details, **timings}
     return estimates, details, costs
