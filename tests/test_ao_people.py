@@ -121,6 +121,7 @@ def skewed(tmp_path_factory):
 
 
 def test_people_recovers_a_skewed_clothing_colour_better_than_uniform(skewed):
+    from benchmark.aost.heading import diagonals_decide
     from benchmark.aost.people import FOOTAGE
 
     _, _, target, found = skewed
@@ -135,9 +136,8 @@ def test_people_recovers_a_skewed_clothing_colour_better_than_uniform(skewed):
     assert found.details["people_heading"]["footage"] == FOOTAGE  # a rendered source: it learnt on footage, and says so
     assert found.details["people_heading"]["tensors_from_partnet"] == 30  # five convs and batch norms, as it says
     heading = found.details["people_heading"]
-    assert heading["refined_by_diagonals"] == (heading["diagonals"] is not None and heading["quadrants"] is not None
-                                              and sum(v * v for v in heading["diagonals"].values())
-                                              > sum(v * v for v in heading["quadrants"].values()))
+    quadrants, diagonals = (np.array(list(heading[k].values())) if heading[k] else None for k in ("quadrants", "diagonals"))
+    assert heading["refined_by_diagonals"] == diagonals_decide(quadrants, diagonals)  # the record is the rule's
     assert set(found.v_star) >= {"weather", "illumination", "scene", "viewpoint"}
 
 
@@ -251,6 +251,11 @@ def test_the_diagonals_place_mass_on_the_axis_quadrants_edges_and_stay_out_near_
     leaning = np.array([0.8, 0.2, 0.0, 0.0])  # front-right over back-right
     assert refine_with_diagonals(p, AXIS_OF_CODE.T @ profile, leaning) is p
     assert refine_with_diagonals(p, AXIS_OF_CODE.T @ profile, None) is p
+    # both profiles, and a diagonal head sure they lean to the front: sharper, but it puts the mass in the
+    # front quadrant's neighbours' halves where the axis head sees none in front
+    two = peaks(90, 270)
+    p = AXIS_OF_CODE @ (AXIS_OF_CODE.T @ two) / 9
+    assert refine_with_diagonals(p, AXIS_OF_CODE.T @ two, np.array([0.5, 0.0, 0.0, 0.5])) is p
 
 
 def test_the_confusion_is_taken_under_the_targets_environment():

@@ -34,6 +34,8 @@ EPOCHS = 14
 BATCH = 64
 LR = 3e-3
 DIAGONAL_PULL = 0.1  # towards the axis estimate's own shape, when the diagonals refine it (0.02-0.5 measured alike)
+DIAGONAL_AGREEMENT = 0.25  # TV between the axis masses and those the diagonal estimate implies (measured: 0.10-0.23
+# on the targets it helped; 0.45 where a diagonal head sure of a profile's front half sent viewpoint to 1.2)
 
 
 def _angle(codes: np.ndarray) -> np.ndarray:
@@ -144,9 +146,16 @@ def sharpness(q: np.ndarray) -> float:
     return float(np.square(q).sum())
 
 
-def diagonals_are_sharper(axis: np.ndarray | None, diagonal: np.ndarray | None) -> bool:
-    """Whether the target's headings lie nearer the diagonal quadrants' middles than the axis ones'."""
-    return axis is not None and diagonal is not None and sharpness(diagonal) > sharpness(axis)
+# the axis quadrants' masses if every diagonal quadrant's mass sat in its middle: half to each neighbour
+AXIS_OF_DIAGONAL = np.array([[0.5, 0, 0, 0.5], [0.5, 0.5, 0, 0], [0, 0.5, 0.5, 0], [0, 0, 0.5, 0.5]])
+
+
+def diagonals_decide(axis: np.ndarray | None, diagonal: np.ndarray | None) -> bool:
+    """Whether the target's headings lie nearer the diagonal quadrants' middles than the axis ones' (the
+    diagonal estimate is the sharper) and both heads agree which axis quadrants share the mass."""
+    if axis is None or diagonal is None or sharpness(diagonal) <= sharpness(axis):
+        return False
+    return 0.5 * float(np.abs(AXIS_OF_DIAGONAL @ diagonal - axis).sum()) <= DIAGONAL_AGREEMENT
 
 
 CODES = np.arange(1, BY_NAME["viewpoint"].n + 1)
@@ -155,16 +164,18 @@ DIAGONAL_OF_CODE = diagonal_labels(CODES)  # [36, 4]
 
 
 def refine_with_diagonals(p: np.ndarray, axis: np.ndarray | None, diagonal: np.ndarray | None) -> np.ndarray:
-    """Where the diagonal estimate is the sharper, the 36-code viewpoint distribution nearest `p` whose
-    axis and diagonal quadrant masses best match both estimates (least squares on the simplex); else `p`.
+    """Where the diagonal estimate decides (diagonals_decide), the 36-code viewpoint distribution nearest
+    `p` whose axis and diagonal quadrant masses best match both estimates (least squares on the simplex);
+    else `p`.
 
     Headings near the axis quadrants' edges (diagonals) give even-looking axis masses that cannot say on
     which side of the edge they lie; the diagonal head sees them in its quadrants' middles. Near the axes
     the diagonal head must tell a profile's slight front from its slight back, and there it erred
-    (measured on profile targets: PERFORMANCE.md), so it is not used there."""
+    (measured on profile targets: PERFORMANCE.md), so it is not used there, nor where the two heads
+    disagree on which axis quadrants share the mass."""
     from benchmark.aost.people import label_shift
 
-    if not diagonals_are_sharper(axis, diagonal):
+    if not diagonals_decide(axis, diagonal):
         return p
     system = np.vstack([AXIS_OF_CODE.T, DIAGONAL_OF_CODE.T])
     return label_shift(system, np.concatenate([axis, diagonal]), DIAGONAL_PULL, toward=p)

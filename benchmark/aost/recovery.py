@@ -101,6 +101,7 @@ def measure_recovery(
         cached["people"] = found.details["people_cached"]
     return {"target": target, "seed": seed, "profile": profile.name, "method": profile.ao_method,
             "cached": cached, "people": found.details.get("people", {}),
-            "people_heading": found.details.get("people_heading"), "vgg_weights": found.vgg_weights,
+            "people_heading": found.details.get("people_heading"),
+            "people_environment_from": found.details.get("people_environment_from"), "vgg_weights": found.vgg_weights,
             "surrogate_r2": found.surrogate_r2, "surrogate_d2": found.details.get("surrogate_cv_d2"),
             "seconds": wall, "cpu_seconds": cpu, "costs": found.costs, "v_star": found.v_star, **table}
