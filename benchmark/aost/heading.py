@@ -12,8 +12,9 @@ It has two heads over the same features: the axis quadrants (front, right profil
 and the diagonal ones, turned 45 degrees. A heading on one set's boundary is in the middle of a quadrant
 of the other: each set reads best the headings the other reads worst. The axis BBSE estimate gives each
 quadrant its mass, the twelve viewpoint sectors share it out (people.viewpoint_shift), and where the
-target's headings fall in the middle of the diagonal quadrants the diagonal estimate moves the mass
-inside the axis quadrants (refine_with_diagonals).
+target's headings fall in the middle of the diagonal quadrants (that estimate the sharper, and agreeing
+with the axis one: diagonals_decide) the diagonal estimate moves the mass inside the axis quadrants
+(refine_with_diagonals).
 """
 from __future__ import annotations
 
@@ -34,8 +35,9 @@ EPOCHS = 14
 BATCH = 64
 LR = 3e-3
 DIAGONAL_PULL = 0.1  # towards the axis estimate's own shape, when the diagonals refine it (0.02-0.5 measured alike)
-DIAGONAL_AGREEMENT = 0.25  # TV between the axis masses and those the diagonal estimate implies (measured: 0.10-0.23
-# on the targets it helped; 0.45 where a diagonal head sure of a profile's front half sent viewpoint to 1.2)
+# the most TV between the axis masses and those the diagonal estimate implies (measured: 0.10-0.23 on the
+# targets it helped; 0.45 where a diagonal head sure of the profiles' front halves sent viewpoint to 1.2)
+DIAGONAL_AGREEMENT = 0.25
 
 
 def _angle(codes: np.ndarray) -> np.ndarray:
