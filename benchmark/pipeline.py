@@ -20,7 +20,7 @@ from benchmark import paths
 from benchmark.datasets import canonical_key, fingerprint, load_dataset, load_target
 from benchmark.datasets.records import Dataset, Record
 from benchmark.interrupts import Interrupted, on_sigterm
-from benchmark.profiles import Profile, describe, load_profile
+from benchmark.profiles import Profile, describe, load_profile, run_threads
 from benchmark.provenance import code_version, device_name, library_versions
 from benchmark.runkey import RunKey, run_key
 from benchmark.specs import SpecError, TrainSpec, parse_spec
@@ -217,10 +217,11 @@ def _run(req: RunRequest, *, store: Store | None = None, log=print) -> RunResult
             raise SpecError(str(exc)) from None
 
     device = str(resolve_device(req.device))
-    if profile.threads and device == "cpu":  # before any torch work; training reports what it used
+    threads = run_threads(profile, device)
+    if threads:  # before any torch work; training reports what it used
         import torch
 
-        torch.set_num_threads(profile.threads)
+        torch.set_num_threads(threads)
     budget = req.budget or profile.ao_budget
     said: list[str] = []  # said once the run's log is open
     if req.profile == "auto":  # before the run exists, so its record says which profile it ran with

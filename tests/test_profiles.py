@@ -141,15 +141,15 @@ def test_perf_runs_at_the_profiles_threads_and_gives_the_count_back():
     """perf ao / ao-recovery measure what a run of the profile would do: the cpu profile's one thread."""
     import torch
 
-    from benchmark.profiles import get_profile, torch_threads
+    from benchmark.profiles import get_profile, run_threads, torch_threads
 
     before = torch.get_num_threads()
     cpu = get_profile("cpu").with_(threads=before + 1)
-    with torch_threads(cpu, "cpu"):
+    with torch_threads(run_threads(cpu, "cpu")):
         assert torch.get_num_threads() == before + 1
     assert torch.get_num_threads() == before
-    with torch_threads(cpu, "cuda"), torch_threads(cpu.with_(threads=0), "cpu"):
+    with torch_threads(run_threads(cpu, "cuda")), torch_threads(run_threads(cpu.with_(threads=0), "cpu")):
         assert torch.get_num_threads() == before  # a GPU run, or torch's default, leaves it alone
-    with pytest.raises(RuntimeError), torch_threads(cpu, "cpu"):
+    with pytest.raises(RuntimeError), torch_threads(run_threads(cpu, "cpu")):
         raise RuntimeError("a failed measurement")
     assert torch.get_num_threads() == before

@@ -137,12 +137,6 @@ def predict_heading(net: HeadingNet, x: torch.Tensor, batch: int = 256, device: 
     return torch.cat(out).double().numpy()
 
 
-def soft_confusion(probs: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """C[j, y] = mean softmax_j over the images, each weighted by its label's share of class y ([n, k] labels)."""
-    mass = labels.sum(0)
-    return np.where(mass > 0, probs.T @ labels / np.maximum(mass, 1e-12), 1.0 / labels.shape[1])
-
-
 def sharpness(q: np.ndarray) -> float:
     """sum q^2: 1 for one quadrant, 1/4 for even."""
     return float(np.square(q).sum())

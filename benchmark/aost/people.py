@@ -340,16 +340,23 @@ def predict(net: PartNet, x: torch.Tensor, batch: int = 256, device: str = "cpu"
 # --- label shift -----------------------------------------------------------------------------
 
 
+def soft_confusion(probs: np.ndarray, shares: np.ndarray) -> np.ndarray:
+    """C[j, y] = mean softmax_j over the images, each weighted by its share of true class y ([n, k]
+    shares: a soft label, times an image weight); uniform where no image has class y."""
+    mass = shares.sum(0)
+    c = probs.T @ shares / np.maximum(mass, 1e-300)
+    return np.where(mass > 0, c, 1.0 / shares.shape[1])
+
+
 def confusion(probs: np.ndarray, labels: np.ndarray, n: int, weights: np.ndarray | None = None) -> np.ndarray:
     """C[j, y] = mean softmax_j over images whose true code is y (1-based labels), weighted when weights are
     given; uniform where y is absent."""
     w = np.ones(len(labels)) if weights is None else np.asarray(weights, dtype=np.float64)
-    c = np.full((n, n), 1.0 / n)
-    for y in range(n):
-        m = (labels == y + 1) & (w > 0)
-        if m.any():
-            c[:, y] = (probs[m] * w[m, None]).sum(0) / w[m].sum()
-    return c
+    labels = np.asarray(labels)
+    shares = np.zeros((len(labels), n))
+    known = (labels >= 1) & (labels <= n)
+    shares[np.flatnonzero(known), labels[known] - 1] = w[known]
+    return soft_confusion(probs, shares)
 
 
 def environment_weights(env_codes: Mapping[str, np.ndarray], environment: Mapping[str, Sequence[float]] | None
@@ -606,11 +613,11 @@ def estimate_people(source: Dataset, target: Dataset, profile, *, seed: int = 0,
         hnet.load_state_dict({k[2:]: torch.from_numpy(np.array(v)) for k, v in arrays.items() if k.startswith("h:")})
         hc = confusion(np.asarray(arrays["p:heading"]), np.asarray(arrays["y:heading"]), len(heading.QUADRANT_NAMES))
         hlam = pull(float(arrays["noise:heading"]), len(timgs))
-        dc = heading.soft_confusion(np.asarray(arrays["p:diagonal"]), np.asarray(arrays["y:diagonal"]))
+        dc = soft_confusion(np.asarray(arrays["p:diagonal"]), np.asarray(arrays["y:diagonal"]))
         dlam = pull(float(arrays["noise:diagonal"]), len(timgs))
         hsep, dsep = separation(hc), separation(dc)
-        mu_heading = heading.predict_heading(hnet.eval(), x, device=device).mean(0)
         if hsep >= SEPARATION:  # else the sectors' own quadrants (viewpoint_shift) decide
+            mu_heading = heading.predict_heading(hnet.eval(), x, device=device).mean(0)
             coarse = label_shift(hc, mu_heading[heading.AXES], hlam)
             if dsep >= SEPARATION:
                 diagonal = label_shift(dc, mu_heading[heading.DIAGONALS], dlam)

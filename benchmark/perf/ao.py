@@ -22,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmark.profiles import AO_METHODS as AO_METHOD_NAMES, get_profile, torch_threads
+from benchmark.profiles import AO_METHODS as AO_METHOD_NAMES, get_profile, run_threads, torch_threads
 
 SOURCE = "sim-finegpr"
 # the table's columns: single attributes, then groups (ratio of summed TVs)
@@ -57,7 +57,7 @@ def compare_recovery(targets, methods, seeds, profile_name: str = "cpu", *, data
         for name in targets:
             for s in seeds:
                 for m in methods:
-                    with torch_threads(base, device):  # as a run of the profile: its results are this one's
+                    with torch_threads(run_threads(base, device)):  # as a run of the profile: its results are this one's
                         r = measure_recovery(name, base.with_(ao_method=m), data_root=root, seed=s, device=device,
                                              cache_root=Path(cache or tmp) / f"cache-{m}")
                         r["torch_threads"] = torch.get_num_threads()
@@ -127,7 +127,7 @@ def time_ao(target: str, profile_name: str = "cpu", *, seed: int = 0, data_root:
         twins_seconds = time.perf_counter() - t0
         source_ds, target_ds = load_twin(SOURCE, root), load_twin(target, root)
         cache = tmp_path / "cache"
-        with torch_threads(profile, device):  # the stage's time in a run of the profile
+        with torch_threads(run_threads(profile, device)):  # the stage's time in a run of the profile
             cold = run_ao(source_ds, target_ds, profile, budget=budget, seed=seed, work_dir=tmp_path / "cold",
                           device=device, cache_root=cache)
             warm = run_ao(source_ds, target_ds, profile, budget=max(1, budget // 2), seed=seed,

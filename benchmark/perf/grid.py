@@ -15,6 +15,8 @@ from typing import Optional
 
 import typer
 
+from benchmark.profiles import torch_threads
+
 
 @dataclass(frozen=True)
 class GridTiming:
@@ -34,14 +36,8 @@ def time_grid(cells, mode: str, workdir: Path, data_root: Path, jobs: int, threa
     os.environ["AOSTBENCH_CACHE"] = str(folder / "cache")  # no side reuses the other's features
     t0 = time.perf_counter()
     if mode == "inprocess":
-        import torch
-
-        before = torch.get_num_threads()
-        torch.set_num_threads(threads)
-        try:
+        with torch_threads(threads):
             rep = run_grid(cells, data_root=str(data_root), db=str(folder / "a.duckdb"), log=lambda m: None)
-        finally:
-            torch.set_num_threads(before)
     else:
         rep = run_grid(cells, data_root=str(data_root), db=str(folder / "a.duckdb"), log=lambda m: None,
                        executor=ExecutorOptions("local", jobs=jobs, threads=1))

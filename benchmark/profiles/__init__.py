@@ -413,17 +413,22 @@ def load_profile(ref: str | Profile, overrides: Mapping[str, Any] | Iterable[str
     return prof
 
 
+def run_threads(profile: Profile, device: str = "cpu") -> int:
+    """The torch CPU threads a run of the profile uses on `device` (0: torch's default; a GPU run's are left
+    alone). A CPU result repeats at a fixed count only."""
+    return profile.threads if str(device).startswith("cpu") else 0
+
+
 @contextlib.contextmanager
-def torch_threads(profile: Profile, device: str = "cpu"):
-    """The block runs at the profile's torch CPU threads, as a run of it does (a CPU result repeats at a
-    fixed count only); the count before is restored after. Unchanged on a GPU or with threads = 0."""
-    if not profile.threads or not str(device).startswith("cpu"):
+def torch_threads(count: int):
+    """The block runs at `count` torch CPU threads (0: unchanged); the count before is restored after."""
+    if not count:
         yield
         return
     import torch
 
     before = torch.get_num_threads()
-    torch.set_num_threads(profile.threads)
+    torch.set_num_threads(count)
     try:
         yield
     finally:
